@@ -1,0 +1,43 @@
+// `kamal-proxy run`: start the server. Options may also come from the
+// environment (KAMAL_PROXY_HTTP_PORT or HTTP_PORT, ...); a flag wins.
+import * as d from '../config/defaults.ts';
+import { envBool, envInt } from '../config/env.ts';
+import { log } from '../log/logger.ts';
+import { startProxy } from '../server/proxy.ts';
+import type { Command } from './command.ts';
+import type { FlagSpec } from './flags.ts';
+
+export function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
+  return [
+    { name: 'debug', type: 'bool', default: envBool('DEBUG', false, env), usage: 'Include debugging logs' },
+    { name: 'http-port', type: 'int', default: envInt('HTTP_PORT', d.DEFAULT_HTTP_PORT, env), usage: 'Port to serve HTTP traffic on' },
+    { name: 'https-port', type: 'int', default: envInt('HTTPS_PORT', d.DEFAULT_HTTPS_PORT, env), usage: 'Port to serve HTTPS traffic on' },
+    { name: 'metrics-port', type: 'int', default: envInt('METRICS_PORT', d.DEFAULT_METRICS_PORT, env), usage: 'Publish metrics on the specified port (default zero to disable)' },
+    { name: 'http3', type: 'bool', default: false, usage: 'Enable HTTP/3' },
+  ];
+}
+
+export const runCommand: Command = {
+  name: 'run',
+  summary: 'Run the server',
+  usage: 'run',
+  args: 0,
+  flags: runFlags(),
+  async action(f) {
+    log.debugEnabled = f.values.debug as boolean;
+    const proxy = await startProxy({
+      httpPort: f.values['http-port'] as number,
+      httpsPort: f.values['https-port'] as number,
+    });
+    await new Promise<void>((resolve) => {
+      const stop = () => {
+        process.off('SIGTERM', stop);
+        process.off('SIGINT', stop);
+        void proxy.stop().then(resolve);
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    return 0;
+  },
+};

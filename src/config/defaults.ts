@@ -1,0 +1,54 @@
+// Every default lives here, with its unit in its name. Values mirror kamal-proxy
+// (internal/server/service.go constants) unless a comment says why we differ.
+
+// `run`
+export const DEFAULT_HTTP_PORT = 80;
+export const DEFAULT_HTTPS_PORT = 443;
+export const DEFAULT_METRICS_PORT = 0;
+
+// `deploy` deployment options
+export const DEFAULT_DEPLOY_TIMEOUT_MS = 30_000;
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+
+// `pause`
+export const DEFAULT_MAX_PAUSE_MS = 30_000;
+
+// Health checks
+export const DEFAULT_HEALTH_CHECK_PATH = '/up';
+export const DEFAULT_HEALTH_CHECK_INTERVAL_MS = 1_000;
+export const DEFAULT_HEALTH_CHECK_TIMEOUT_MS = 5_000;
+export const HEALTH_CHECK_USER_AGENT = 'kamal-proxy';
+
+// Targets
+export const DEFAULT_TARGET_PORT = 80;
+export const DEFAULT_TARGET_TIMEOUT_MS = 30_000;
+export const DEFAULT_WRITER_AFFINITY_TIMEOUT_MS = 1_000;
+export const DEFAULT_BUFFER_MEMORY_BYTES = 1_048_576;
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 0; // 0 = unlimited
+export const DEFAULT_MAX_RESPONSE_BODY_BYTES = 0; // 0 = unlimited
+
+// Upstream connection pool, one per target. kamal-proxy keeps up to 100 idle
+// connections per target; undici's Pool caps open connections instead, so we
+// allow the same number of them.
+export const UPSTREAM_CONNECTIONS_PER_TARGET = 100;
+// Shorter than the 5 s that Node, Puma and most app servers use for their
+// keep-alive timeout, so we stop reusing a connection before the app closes it
+// (that race otherwise turns into a spurious 502).
+export const UPSTREAM_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+
+// Client side. kamal-proxy (Go net/http) sets no timeouts at all; we keep the
+// ones that cost nothing for real clients and protect against slowloris.
+export const CLIENT_HEADERS_TIMEOUT_MS = 60_000;
+// Go keeps idle client connections forever; Node's default of 5 s would make
+// browsers reconnect often. 2 minutes is what nginx-class proxies use.
+export const CLIENT_KEEP_ALIVE_TIMEOUT_MS = 120_000;
+// Go's net/http default (DefaultMaxHeaderBytes). Node's own default is 16 KiB,
+// which rejects requests kamal-proxy accepts (large cookies).
+export const MAX_HEADER_SIZE_BYTES = 1_048_576;
+
+// Shutdown: how long in-flight requests may run after SIGTERM/SIGINT.
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+// Files
+export const STATE_FILE_NAME = 'kamal-proxy.state';
+export const SOCKET_FILE_NAME = 'kamal-proxy.sock';

@@ -1,0 +1,45 @@
+// The private protocol between the CLI and the running server: one JSON line
+// each way per connection, over a unix socket. (kamal-proxy uses Go's net/rpc
+// with gob here; Kamal only ever drives the CLI, so the wire format is ours.)
+import type { ServiceOptions, TargetOptions } from '../service/options.ts';
+
+export interface DeployParams {
+  service: string;
+  targets: string[];
+  readers: string[];
+  deployTimeoutMs: number;
+  drainTimeoutMs: number;
+  force: boolean;
+  serviceOptions: ServiceOptions;
+  targetOptions: TargetOptions;
+}
+
+export interface ServiceParams {
+  service: string;
+}
+
+export interface ListEntry {
+  service: string;
+  hosts: string[];
+  paths: string[];
+  targets: string[];
+  state: string;
+  tls: boolean;
+}
+
+export interface Methods {
+  deploy: { params: DeployParams; result: null };
+  remove: { params: ServiceParams; result: null };
+  list: { params: Record<string, never>; result: ListEntry[] };
+}
+
+export type MethodName = keyof Methods;
+
+export interface ControlRequest<M extends MethodName = MethodName> {
+  method: M;
+  params: Methods[M]['params'];
+}
+
+export type ControlReply<M extends MethodName = MethodName> =
+  | { ok: true; result: Methods[M]['result'] }
+  | { ok: false; error: string };

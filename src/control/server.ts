@@ -1,0 +1,85 @@
+// The control socket: the running proxy's end of the CLI protocol. Each
+// method is one line into the router. The socket is created private to its
+// owner (kamal-proxy leaves it to the umask).
+import { chmodSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { log } from '../log/logger.ts';
+import type { Router } from '../router/router.ts';
+import type { ControlReply, ControlRequest, Methods } from './protocol.ts';
+
+type Handlers = { [M in keyof Methods]: (params: Methods[M]['params']) => Promise<Methods[M]['result']> };
+
+const MAX_REQUEST_BYTES = 1_048_576;
+
+export class ControlServer {
+  readonly #path: string;
+  readonly #handlers: Handlers;
+  #server: net.Server | null = null;
+
+  constructor(path: string, router: Router) {
+    this.#path = path;
+    this.#handlers = {
+      deploy: async (p) => (await router.deploy(p), null),
+      remove: async (p) => (await router.remove(p.service), null),
+      list: async () => router.list(),
+    };
+  }
+
+  async start(): Promise<void> {
+    rmSync(this.#path, { force: true }); // a stale socket from a previous run
+    const server = net.createServer((socket) => this.#serve(socket));
+    const oldMask = process.umask(0o177);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(this.#path, () => resolve());
+      });
+    } finally {
+      process.umask(oldMask);
+    }
+    chmodSync(this.#path, 0o600);
+    this.#server = server;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (server === null) return;
+    this.#server = null;
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    rmSync(this.#path, { force: true });
+  }
+
+  #serve(socket: net.Socket): void {
+    let buffered = '';
+    socket.setEncoding('utf8');
+    socket.on('error', () => {});
+    socket.on('data', (chunk: string) => {
+      buffered += chunk;
+      if (buffered.length > MAX_REQUEST_BYTES) return socket.destroy();
+      const nl = buffered.indexOf('\n');
+      if (nl === -1) return;
+      socket.pause();
+      void this.#dispatch(buffered.slice(0, nl)).then((reply) => socket.end(JSON.stringify(reply) + '\n'));
+    });
+  }
+
+  async #dispatch(line: string): Promise<ControlReply> {
+    let request: ControlRequest;
+    try {
+      request = JSON.parse(line) as ControlRequest;
+    } catch {
+      return { ok: false, error: 'malformed control request' };
+    }
+    const handler = this.#handlers[request.method] as ((p: unknown) => Promise<unknown>) | undefined;
+    if (handler === undefined) return { ok: false, error: `unknown command: ${String(request.method)}` };
+    try {
+      return { ok: true, result: (await handler(request.params)) as never };
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (!(err instanceof Error) || err.constructor === Error || err.name === 'Error') {
+        log.debug('Command failed', { method: request.method, error: message });
+      }
+      return { ok: false, error: message };
+    }
+  }
+}

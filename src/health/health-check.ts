@@ -1,0 +1,88 @@
+// Periodic health checks of one target: GET <path> on the target (or on
+// --health-check-port), any 2xx is healthy. The first check runs at once, then
+// one per interval, each with its own timeout, as in kamal-proxy.
+import { Agent, interceptors, request } from 'undici';
+import type { Dispatcher } from 'undici';
+import { HEALTH_CHECK_USER_AGENT } from '../config/defaults.ts';
+import { log } from '../log/logger.ts';
+import type { HealthCheckConfig } from '../service/options.ts';
+
+export interface HealthCheckConsumer {
+  healthCheckCompleted(success: boolean): void;
+}
+
+// Shared by every check. Redirects are followed because Go's default HTTP
+// client, which kamal-proxy uses for checks, follows them.
+let agent: Dispatcher | null = null;
+function checkAgent(): Dispatcher {
+  agent ??= new Agent({ keepAliveTimeout: 1_000 }).compose(interceptors.redirect({ maxRedirections: 10 }));
+  return agent;
+}
+
+export function healthCheckUrl(host: string, port: number, config: HealthCheckConfig): string {
+  const path = config.path.startsWith('/') ? config.path : `/${config.path}`;
+  return `http://${host}:${config.port || port}${path}`;
+}
+
+export class HealthCheck {
+  readonly url: string;
+  readonly #config: HealthCheckConfig;
+  readonly #hostHeader: string;
+  readonly #consumer: HealthCheckConsumer;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  #intervalMs: number;
+
+  constructor(host: string, port: number, config: HealthCheckConfig, consumer: HealthCheckConsumer) {
+    this.url = healthCheckUrl(host, port, config);
+    this.#config = config;
+    this.#hostHeader = config.host || `${host}:${port}`;
+    this.#consumer = consumer;
+    this.#intervalMs = config.intervalMs;
+  }
+
+  start(): void {
+    void this.#run();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+  }
+
+  // Probe more often (or back to normal) without restarting; a waking app wants
+  // its readiness noticed within milliseconds, not within the next interval.
+  setInterval(ms: number): void {
+    this.#intervalMs = ms;
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer);
+      this.#timer = setTimeout(() => void this.#run(), ms);
+    }
+  }
+
+  async check(): Promise<{ ok: boolean; error?: string }> {
+    try {
+      const res = await request(this.url, {
+        dispatcher: checkAgent(),
+        headers: { host: this.#hostHeader, 'user-agent': HEALTH_CHECK_USER_AGENT },
+        signal: AbortSignal.timeout(this.#config.timeoutMs),
+      });
+      await res.body.dump();
+      if (res.statusCode >= 200 && res.statusCode < 300) return { ok: true };
+      return { ok: false, error: `unexpected status ${res.statusCode}` };
+    } catch (err) {
+      const e = err as Error;
+      return { ok: false, error: e.name === 'TimeoutError' ? 'timeout' : e.message };
+    }
+  }
+
+  async #run(): Promise<void> {
+    this.#timer = null;
+    if (this.#stopped) return;
+    const result = await this.check();
+    if (this.#stopped) return;
+    if (!result.ok) log.info('Healthcheck failed', { url: this.url, error: result.error });
+    this.#consumer.healthCheckCompleted(result.ok);
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#run(), this.#intervalMs);
+  }
+}

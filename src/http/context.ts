@@ -1,0 +1,57 @@
+// Per-request state shared by the middleware chain, the target and the request
+// log. One object per request; fields are plain so V8 keeps one hidden class.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+
+export interface ErrorRenderer {
+  render(status: number, message?: string): string;
+}
+
+export class RequestContext {
+  readonly req: IncomingMessage;
+  // null for upgrade requests, which own the raw socket instead
+  readonly res: ServerResponse | null;
+  readonly socket: Duplex;
+  readonly startedAt: bigint;
+  readonly scheme: 'http' | 'https';
+  readonly port: number; // the configured listener port, as kamal-proxy logs it
+  requestId = '';
+  requestStart = '';
+  path = ''; // raw path, without the query
+  search = ''; // raw query with its "?", or "" when the URL has no "?"
+  serviceName = '';
+  target = '';
+  // Set when the status to log differs from what was written (101, 499, 504 after drain...)
+  status = 0;
+  respBytes = 0;
+  respContentType = '';
+  // The upstream's response headers, kept for --log-response-header.
+  respHeaders: Record<string, string | string[] | undefined> | null = null;
+  logRequestHeaders: readonly string[] = [];
+  logResponseHeaders: readonly string[] = [];
+  errorPages: ErrorRenderer | null = null;
+  // The upstream exchange in flight, so a client that leaves can cancel it.
+  upstream: { cancel(reason: Error): void } | null = null;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse | null,
+    socket: Duplex,
+    scheme: 'http' | 'https',
+    port: number,
+  ) {
+    this.req = req;
+    this.res = res;
+    this.socket = socket;
+    this.scheme = scheme;
+    this.port = port;
+    this.startedAt = process.hrtime.bigint();
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    if (q === -1) this.path = url;
+    else {
+      this.path = url.slice(0, q);
+      this.search = url.slice(q);
+    }
+  }
+}

@@ -1,0 +1,122 @@
+// Request headers sent upstream, built once per request from the client's raw
+// header list. Mirrors Go's httputil.ReverseProxy as kamal-proxy configures it:
+// hop-by-hop headers (and any the Connection header names) are dropped, the
+// client's X-Forwarded-* are dropped unless forward-headers trusts them, and
+// X-Forwarded-For/Host/Proto, X-Request-ID, X-Request-Start and X-Kamal-Target
+// are set.
+
+// RFC 9110 §7.6.1 plus the legacy ones Go also strips. `expect` is not
+// hop-by-hop, but Node already answered `100 Continue` to the client, and
+// undici refuses to send it.
+const DROPPED = new Set([
+  'connection',
+  'proxy-connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+]);
+
+const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
+
+export interface UpstreamHeaderOptions {
+  forwardHeaders: boolean; // trust and extend incoming X-Forwarded-*
+  clientIp: string;
+  scheme: 'http' | 'https';
+  requestId: string; // added when the client sent none
+  requestStart: string; // `t=<unix ms>`, added when the client sent none
+  target: string; // host:port of the chosen target
+}
+
+export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeaderOptions): string[] {
+  const out: string[] = [];
+  let extraDropped: Set<string> | null = null;
+  let xff = '';
+  let xfh: string | null = null;
+  let xfp: string | null = null;
+  let host = '';
+  let kamalTarget = '';
+  let hasRequestId = false;
+  let hasRequestStart = false;
+
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    if (name === 'connection') {
+      // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
+      for (const token of value.split(',')) {
+        const t = token.trim().toLowerCase();
+        if (t && t !== 'close' && t !== 'keep-alive' && t !== 'upgrade') (extraDropped ??= new Set()).add(t);
+      }
+      continue;
+    }
+    if (DROPPED.has(name)) continue;
+    if (FORWARDED.has(name)) {
+      if (!o.forwardHeaders) continue;
+      if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+      else if (name === 'x-forwarded-host') xfh ??= value;
+      else if (name === 'x-forwarded-proto') xfp ??= value;
+      else out.push(raw[i]!, value); // Forwarded
+      continue;
+    }
+    if (name === 'x-kamal-target') {
+      if (o.forwardHeaders) kamalTarget = kamalTarget ? `${kamalTarget}, ${value}` : value;
+      continue;
+    }
+    if (name === 'host') host = value;
+    else if (name === 'x-request-id') hasRequestId = true;
+    else if (name === 'x-request-start') hasRequestStart = true;
+    out.push(raw[i]!, value);
+  }
+
+  if (extraDropped !== null) {
+    const kept: string[] = [];
+    for (let i = 0; i < out.length; i += 2) {
+      if (!extraDropped.has(out[i]!.toLowerCase())) kept.push(out[i]!, out[i + 1]!);
+    }
+    out.length = 0;
+    out.push(...kept);
+  }
+
+  out.push('X-Forwarded-For', xff ? `${xff}, ${o.clientIp}` : o.clientIp);
+  out.push('X-Forwarded-Host', xfh ?? host);
+  out.push('X-Forwarded-Proto', xfp ?? o.scheme);
+  if (!hasRequestId) out.push('X-Request-ID', o.requestId);
+  if (!hasRequestStart) out.push('X-Request-Start', o.requestStart);
+  out.push('X-Kamal-Target', kamalTarget ? `${kamalTarget}, ${o.target}` : o.target);
+  return out;
+}
+
+// Response headers from undici's parsed object, minus hop-by-hop ones, as the
+// flat [name, value, ...] list that res.writeHead accepts.
+export function downstreamResponseHeaders(headers: Record<string, string | string[] | undefined>): string[] {
+  const out: string[] = [];
+  let extraDropped: Set<string> | null = null;
+  const connection = headers.connection;
+  if (connection !== undefined) {
+    for (const token of String(connection).split(',')) {
+      const t = token.trim().toLowerCase();
+      if (t) (extraDropped ??= new Set()).add(t);
+    }
+  }
+  for (const name in headers) {
+    if (DROPPED.has(name) || extraDropped?.has(name)) continue;
+    const value = headers[name];
+    if (value === undefined) continue;
+    if (typeof value === 'string') out.push(name, value);
+    else for (const v of value) out.push(name, v);
+  }
+  return out;
+}
+
+// The value of a header in a raw list, or undefined (first one wins).
+export function rawHeader(raw: readonly string[], lowerName: string): string | undefined {
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) return raw[i + 1];
+  }
+  return undefined;
+}

@@ -1,0 +1,128 @@
+// The targets of one deployment: writers and optional readers, each with its
+// own health check, balanced round-robin over the healthy ones.
+import { HealthCheck } from '../health/health-check.ts';
+import type { IncomingMessage } from 'node:http';
+import { log } from '../log/logger.ts';
+import type { TargetOptions } from '../service/options.ts';
+import { Target } from '../target/target.ts';
+
+export class LoadBalancer {
+  readonly writers: readonly Target[];
+  readonly readers: readonly Target[];
+  readonly readersAcceptWebSockets: boolean;
+  #healthyWriters: Target[] = [];
+  #healthyReaders: Target[] = [];
+  #writerIndex = 0;
+  #readerIndex = 0;
+  #checks = new Map<Target, HealthCheck>();
+  #onHealthChange: (() => void)[] = [];
+
+  // Throws InvalidTargetError for an address kamal-proxy would refuse.
+  constructor(writers: readonly string[], readers: readonly string[], options: TargetOptions, readersAcceptWebSockets = false) {
+    this.writers = writers.map((a) => new Target(a, options));
+    this.readers = readers.map((a) => new Target(a, options));
+    this.readersAcceptWebSockets = readersAcceptWebSockets;
+  }
+
+  get targets(): Target[] {
+    return [...this.writers, ...this.readers];
+  }
+
+  startHealthChecks(): void {
+    for (const target of this.targets) {
+      if (this.#checks.has(target)) continue;
+      const check = new HealthCheck(target.host, target.port, target.options.healthCheck, {
+        healthCheckCompleted: (ok) => this.#healthCheckCompleted(target, ok),
+      });
+      this.#checks.set(target, check);
+      check.start();
+    }
+  }
+
+  stopHealthChecks(): void {
+    for (const check of this.#checks.values()) check.stop();
+    this.#checks.clear();
+  }
+
+  // State restored at start is trusted: every target serves at once, as in
+  // kamal-proxy, and multi-target balancers keep checking.
+  markAllHealthy(): void {
+    for (const t of this.targets) t.health = 'healthy';
+    this.#rebuildHealthy();
+    if (this.targets.length > 1) this.startHealthChecks();
+  }
+
+  get allHealthy(): boolean {
+    return this.targets.every((t) => t.health === 'healthy');
+  }
+
+  // Resolves true once every target is healthy, false after timeoutMs.
+  waitUntilHealthy(timeoutMs: number): Promise<boolean> {
+    if (this.allHealthy) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const onChange = () => {
+        if (!this.allHealthy) return;
+        finish(true);
+      };
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        this.#onHealthChange = this.#onHealthChange.filter((f) => f !== onChange);
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      this.#onHealthChange.push(onChange);
+    });
+  }
+
+  // Picks the target for a request, or null when none is healthy (503).
+  // The index moves before it is used, as kamal-proxy's does.
+  claimTarget(req: IncomingMessage): Target | null {
+    if (this.#healthyReaders.length > 0 && this.#isRead(req)) {
+      this.#readerIndex = (this.#readerIndex + 1) % this.#healthyReaders.length;
+      return this.#healthyReaders[this.#readerIndex]!;
+    }
+    const n = this.#healthyWriters.length;
+    if (n === 0) return null;
+    if (n === 1) return this.#healthyWriters[0]!;
+    this.#writerIndex = (this.#writerIndex + 1) % n;
+    return this.#healthyWriters[this.#writerIndex]!;
+  }
+
+  async drain(timeoutMs: number): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.drain(timeoutMs)));
+  }
+
+  close(): void {
+    this.stopHealthChecks();
+    for (const t of this.targets) t.close();
+  }
+
+  #isRead(req: IncomingMessage): boolean {
+    const m = req.method;
+    if (m !== 'GET' && m !== 'HEAD') return false;
+    if (this.readersAcceptWebSockets) return true;
+    return req.headers.upgrade?.toLowerCase() !== 'websocket';
+  }
+
+  #healthCheckCompleted(target: Target, ok: boolean): void {
+    const was = target.health;
+    const now = ok ? 'healthy' : was === 'adding' ? 'adding' : 'unhealthy';
+    if (now !== was) {
+      target.health = now;
+      log.info('Target health updated', { target: target.address, success: ok, state: now, was });
+      this.#rebuildHealthy();
+      for (const f of [...this.#onHealthChange]) f();
+    }
+    // With a single target there is nowhere else to send traffic, so taking
+    // it out of the pool would not help: stop checking once it is healthy.
+    if (ok && this.targets.length === 1) {
+      this.#checks.get(target)?.stop();
+      this.#checks.delete(target);
+    }
+  }
+
+  #rebuildHealthy(): void {
+    this.#healthyWriters = this.writers.filter((t) => t.health === 'healthy');
+    this.#healthyReaders = this.readers.filter((t) => t.health === 'healthy');
+  }
+}

@@ -1,0 +1,147 @@
+// Error pages for the responses the proxy itself produces (kamal-proxy
+// internal/pages + error_page_middleware.go). Built-in pages exist for
+// 404/413/502/503/504; any other status gets kamal-proxy's bare
+// `<h1>CODE Text</h1>`. A service's `--error-pages` directory overrides
+// statuses one by one and falls back to the built-in page for the rest.
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { compileTemplate } from './template.ts';
+import type { CompiledTemplate } from './template.ts';
+
+export const CONTENT_TYPE_HTML = 'text/html; charset=utf-8';
+
+// Go's http.StatusText, word for word (it keeps the RFC 7231 names such as
+// "Request Entity Too Large").
+const STATUS_TEXT = new Map<number, string>([
+  [100, 'Continue'], [101, 'Switching Protocols'], [102, 'Processing'], [103, 'Early Hints'],
+  [200, 'OK'], [201, 'Created'], [202, 'Accepted'], [203, 'Non-Authoritative Information'],
+  [204, 'No Content'], [205, 'Reset Content'], [206, 'Partial Content'], [207, 'Multi-Status'],
+  [208, 'Already Reported'], [226, 'IM Used'],
+  [300, 'Multiple Choices'], [301, 'Moved Permanently'], [302, 'Found'], [303, 'See Other'],
+  [304, 'Not Modified'], [305, 'Use Proxy'], [307, 'Temporary Redirect'], [308, 'Permanent Redirect'],
+  [400, 'Bad Request'], [401, 'Unauthorized'], [402, 'Payment Required'], [403, 'Forbidden'],
+  [404, 'Not Found'], [405, 'Method Not Allowed'], [406, 'Not Acceptable'],
+  [407, 'Proxy Authentication Required'], [408, 'Request Timeout'], [409, 'Conflict'], [410, 'Gone'],
+  [411, 'Length Required'], [412, 'Precondition Failed'], [413, 'Request Entity Too Large'],
+  [414, 'Request URI Too Long'], [415, 'Unsupported Media Type'], [416, 'Requested Range Not Satisfiable'],
+  [417, 'Expectation Failed'], [418, "I'm a teapot"], [421, 'Misdirected Request'],
+  [422, 'Unprocessable Entity'], [423, 'Locked'], [424, 'Failed Dependency'], [425, 'Too Early'],
+  [426, 'Upgrade Required'], [428, 'Precondition Required'], [429, 'Too Many Requests'],
+  [431, 'Request Header Fields Too Large'], [451, 'Unavailable For Legal Reasons'],
+  [500, 'Internal Server Error'], [501, 'Not Implemented'], [502, 'Bad Gateway'],
+  [503, 'Service Unavailable'], [504, 'Gateway Timeout'], [505, 'HTTP Version Not Supported'],
+  [506, 'Variant Also Negotiates'], [507, 'Insufficient Storage'], [508, 'Loop Detected'],
+  [510, 'Not Extended'], [511, 'Network Authentication Required'],
+]);
+
+/** Go's http.StatusText: "" for a status it does not know. */
+export function statusText(status: number): string {
+  return STATUS_TEXT.get(status) ?? '';
+}
+
+// Built-in pages
+
+const STYLE = `*,*::before,*::after{box-sizing:border-box}
+html{color-scheme:light dark}
+body{margin:0;min-height:100vh;display:grid;place-items:center;padding:2rem;background:#f4f3ef;color:#1f1d1a;
+font:400 1rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;-webkit-font-smoothing:antialiased}
+main{width:min(100%,32rem)}
+.status{margin:0;font-size:clamp(5rem,22vw,9rem);font-weight:800;line-height:.9;letter-spacing:-.05em;color:#b6441b;font-variant-numeric:tabular-nums}
+h1{margin:1.25rem 0 .5rem;padding-top:1.25rem;border-top:2px solid #ddd9cf;font-size:clamp(1.3rem,4vw,1.75rem);font-weight:650;line-height:1.25}
+p{margin:0;color:#57524a;overflow-wrap:anywhere}
+@media (prefers-color-scheme:dark){body{background:#161514;color:#efece6}.status{color:#f08a5d}h1{border-color:#37342f}p{color:#aaa49a}}`;
+
+// The page is itself a template so the 503 page goes through the same
+// escaping as custom pages.
+function pageSource(status: number, title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex, nofollow">
+<title>${status} ${title}</title>
+<style>
+${STYLE}
+</style>
+</head>
+<body>
+<main>
+<p class="status">${status}</p>
+<h1>${title}</h1>
+${body}
+</main>
+</body>
+</html>
+`;
+}
+
+const BUILT_IN = new Map<number, CompiledTemplate>([
+  [404, compileTemplate(pageSource(404, 'Not Found', '<p>Nothing is served at this address.</p>'))],
+  [413, compileTemplate(pageSource(413, 'Request Entity Too Large', '<p>The request is larger than this server accepts.</p>'))],
+  [502, compileTemplate(pageSource(502, 'Bad Gateway',
+    '<p>The application could not be reached or sent an invalid response. Please try again in a moment.</p>'))],
+  [503, compileTemplate(pageSource(503, 'Service Temporarily Unavailable',
+    '{{ if .Message }}<p>{{ .Message }}</p>{{ else }}<p>The service is temporarily unavailable, ' +
+    'perhaps for maintenance. Please try again shortly.</p>{{ end }}'))],
+  [504, compileTemplate(pageSource(504, 'Gateway Timeout', '<p>The application took too long to respond. Please try again in a moment.</p>'))],
+]);
+
+// Every page without a message, rendered once: the hot path is a lookup.
+const RENDERED = new Map<number, string>();
+for (const status of STATUS_TEXT.keys()) RENDERED.set(status, bareHeading(status));
+for (const [status, page] of BUILT_IN) RENDERED.set(status, page.render({ Message: '' }));
+
+// What kamal-proxy's root error middleware writes when it has no template.
+function bareHeading(status: number): string {
+  return `<h1>${status} ${statusText(status)}</h1>`;
+}
+
+export function renderDefaultPage(status: number, message?: string): string {
+  if (message) {
+    const page = BUILT_IN.get(status);
+    if (page !== undefined) return page.render({ Message: message });
+  }
+  return RENDERED.get(status) ?? bareHeading(status);
+}
+
+export interface ErrorPages {
+  /** The custom page for `status` if there is one, else the built-in page. */
+  render(status: number, message?: string): string;
+}
+
+export const defaultErrorPages: ErrorPages = { render: renderDefaultPage };
+
+// Custom pages
+
+const PAGE_FILE = /^\d{3}\.html$/;
+
+/**
+ * Loads `dir/<status>.html` (other names are ignored). Fails with
+ * "unable to load error pages" (kamal-proxy's message) when the directory is
+ * missing, holds no such file, or a template does not compile; the cause
+ * says which.
+ */
+export async function loadErrorPages(dir: string): Promise<ErrorPages> {
+  try {
+    const names = (await readdir(dir)).filter((name) => PAGE_FILE.test(name)).sort();
+    if (names.length === 0) throw new Error(`no <status>.html files in ${dir}`);
+    const custom = new Map<number, CompiledTemplate>();
+    for (const name of names) {
+      const source = await readFile(join(dir, name), 'utf8');
+      try {
+        custom.set(Number(name.slice(0, 3)), compileTemplate(source));
+      } catch (err) {
+        throw new Error(`${join(dir, name)}: ${(err as Error).message}`);
+      }
+    }
+    return {
+      render(status, message) {
+        const page = custom.get(status);
+        return page === undefined ? renderDefaultPage(status, message) : page.render({ Message: message ?? '' });
+      },
+    };
+  } catch (cause) {
+    throw new Error('unable to load error pages', { cause });
+  }
+}

@@ -1,0 +1,178 @@
+// The service registry: routes requests to services, and runs the commands
+// that change services (deploy, remove) and the state snapshot after each.
+// The routing table is rebuilt as a whole on every change and swapped in one
+// assignment, so a request sees either the old table or the new one.
+import type { DeployParams, ListEntry } from '../control/protocol.ts';
+import { formatGoDuration } from '../cli/duration.ts';
+import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
+import { log } from '../log/logger.ts';
+import { loadErrorPages } from '../pages/pages.ts';
+import type { ErrorPages } from '../pages/pages.ts';
+import type { ServiceOptions, ServiceState } from '../service/options.ts';
+import { Service } from '../service/service.ts';
+import { validateServiceOptions } from '../service/validate.ts';
+import { loadStateFile, saveStateFile } from '../state/state-file.ts';
+import { normalizeHosts, normalizePathPrefixes, ServiceMap } from './service-map.ts';
+import type { RouteMatch } from './service-map.ts';
+
+export class ServiceNotFoundError extends Error {
+  constructor() {
+    super('service not found');
+  }
+}
+
+export class Router {
+  readonly #statePath: string;
+  #services = new Map<string, Service>();
+  #map = new ServiceMap<Service>([]);
+
+  constructor(statePath: string) {
+    this.#statePath = statePath;
+  }
+
+  lookup(host: string | undefined, path: string): RouteMatch<Service> | null {
+    return this.#map.lookup(host ?? '', path);
+  }
+
+  service(name: string): Service | undefined {
+    return this.#services.get(name);
+  }
+
+  async deploy(p: DeployParams): Promise<void> {
+    const options = normalizeOptions(p.serviceOptions);
+    validateServiceOptions(options);
+    this.#checkConflicts(p.service, options);
+    const errorPages = await loadPages(options.errorPagePath);
+    const lb = new LoadBalancer(p.targets, p.readers, p.targetOptions, options.readTargetsAcceptWebsockets);
+
+    log.info('Deploying', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
+    lb.startHealthChecks();
+    if (!p.force && !(await lb.waitUntilHealthy(p.deployTimeoutMs))) {
+      lb.close();
+      throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
+    }
+
+    // Anything may have changed while we waited: check again, then swap.
+    try {
+      this.#checkConflicts(p.service, options);
+    } catch (err) {
+      lb.close();
+      throw err;
+    }
+    let replaced: LoadBalancer | null = null;
+    const existing = this.#services.get(p.service);
+    if (existing) replaced = existing.update(options, p.targetOptions, lb, errorPages);
+    else this.#services.set(p.service, new Service(p.service, options, p.targetOptions, lb, errorPages));
+    this.#rebuildMap();
+    await this.save();
+
+    if (replaced !== null) {
+      replaced.stopHealthChecks();
+      await replaced.drain(p.drainTimeoutMs);
+      replaced.close();
+    }
+    log.info('Deployed', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
+  }
+
+  async remove(name: string): Promise<void> {
+    const service = this.#services.get(name);
+    if (!service) throw new ServiceNotFoundError();
+    this.#services.delete(name);
+    this.#rebuildMap();
+    await this.save();
+    // No drain, as in kamal-proxy: requests in flight finish on their own and
+    // the pools close once they have.
+    service.active.close();
+    service.rollout?.close();
+    log.info('Removed', { service: name });
+  }
+
+  list(): ListEntry[] {
+    return [...this.#services.values()]
+      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+      .map((s) => ({
+        service: s.name,
+        hosts: s.options.hosts,
+        paths: s.options.pathPrefixes,
+        targets: s.active.targets.map((t) => t.address),
+        state: s.pause.state,
+        tls: s.options.tlsEnabled,
+      }));
+  }
+
+  async save(): Promise<void> {
+    const states = [...this.#services.values()].map((s) => s.toState());
+    await saveStateFile(this.#statePath, states);
+  }
+
+  // Restores what the state file holds. Unlike kamal-proxy, one service that
+  // cannot be rebuilt is logged and skipped instead of losing every service.
+  async restore(): Promise<void> {
+    let loaded: Awaited<ReturnType<typeof loadStateFile>>;
+    try {
+      loaded = await loadStateFile(this.#statePath);
+    } catch (err) {
+      log.error('Failed to restore saved state', { path: this.#statePath, error: (err as Error).message });
+      return;
+    }
+    if (loaded === null) {
+      log.info('No previous state to restore', { path: this.#statePath });
+      return;
+    }
+    for (const e of loaded.errors) {
+      log.error('Failed to restore service', { service: e.name, index: e.index, error: e.message });
+    }
+    for (const state of loaded.services) {
+      try {
+        await this.#restoreService(state);
+      } catch (err) {
+        log.error('Failed to restore service', { service: state.name, error: (err as Error).message });
+      }
+    }
+    this.#rebuildMap();
+    log.info('Restored saved state', { path: this.#statePath, services: this.#services.size });
+  }
+
+  // Stops health checks and closes every pool (shutdown).
+  close(): void {
+    for (const s of this.#services.values()) {
+      s.active.close();
+      s.rollout?.close();
+    }
+  }
+
+  async #restoreService(state: ServiceState): Promise<void> {
+    const options = normalizeOptions(state.options);
+    this.#checkConflicts(state.name, options);
+    const errorPages = await loadPages(options.errorPagePath);
+    const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
+    const service = new Service(state.name, options, state.targetOptions, active, errorPages);
+    service.pause = state.pause;
+    service.rolloutSplit = state.rollout;
+    if (state.rolloutTargets.length > 0) {
+      service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
+      service.rollout.markAllHealthy();
+    }
+    active.markAllHealthy();
+    this.#services.set(state.name, service);
+    this.#rebuildMap();
+  }
+
+  #checkConflicts(name: string, options: ServiceOptions): void {
+    if (this.#map.conflictFor(name, options.hosts, options.pathPrefixes) !== null) {
+      throw new Error('host settings conflict with another service');
+    }
+  }
+
+  #rebuildMap(): void {
+    this.#map = new ServiceMap(this.#services.values());
+  }
+}
+
+function normalizeOptions(o: ServiceOptions): ServiceOptions {
+  return { ...o, hosts: normalizeHosts(o.hosts), pathPrefixes: normalizePathPrefixes(o.pathPrefixes) };
+}
+
+async function loadPages(dir: string): Promise<ErrorPages | null> {
+  return dir === '' ? null : loadErrorPages(dir);
+}

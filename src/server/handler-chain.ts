@@ -1,0 +1,77 @@
+// The request pipeline, written down once, outermost first:
+//
+//   1. request start   X-Request-Start: t=<unix ms>, unless the client sent one
+//   2. request id      X-Request-ID, the client's or a new UUID
+//   3. request log     one JSON line when the exchange closes (status 499 if
+//                      the client left first; the upstream is then cancelled)
+//   4. router          host and path lookup; 404 page when nothing matches
+//   5. service         per-service settings, load balancer picks a target
+//                      (503 when none is healthy)
+//   6. target          the upstream exchange (502/504 on failure)
+//
+// Upgrades (WebSocket) take the same steps with the raw socket instead of a
+// ServerResponse.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { RequestContext } from '../http/context.ts';
+import { sendError } from '../http/respond.ts';
+import type { Router } from '../router/router.ts';
+import { clientGone } from '../target/errors.ts';
+import { logRequest } from './request-log.ts';
+
+const kContext = Symbol('kamal-napper.context');
+
+type WithContext = { [kContext]?: RequestContext };
+
+export interface ListenerInfo {
+  scheme: 'http' | 'https';
+  port: number;
+}
+
+export function handleRequest(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
+  const ctx = new RequestContext(req, res, req.socket, listener.scheme, listener.port);
+  begin(ctx);
+  (res as WithContext)[kContext] = ctx;
+  (req.socket as WithContext)[kContext] = ctx;
+  res.once('close', onResponseClose);
+  route(router, ctx, null);
+}
+
+export function handleUpgrade(router: Router, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const ctx = new RequestContext(req, null, socket, listener.scheme, listener.port);
+  begin(ctx);
+  socket.once('close', () => logRequest(ctx));
+  socket.on('error', () => {}); // a reset client is logged through 'close'
+  route(router, ctx, head);
+}
+
+// The context of the request currently in flight on a client socket, so a
+// parse error in its body can still be answered for that request.
+export function contextForSocket(socket: Duplex): RequestContext | undefined {
+  const ctx = (socket as WithContext)[kContext];
+  return ctx?.res?.writableEnded === false ? ctx : undefined;
+}
+
+function begin(ctx: RequestContext): void {
+  const h = ctx.req.headers;
+  ctx.requestStart = (h['x-request-start'] as string | undefined) ?? `t=${Date.now()}`;
+  ctx.requestId = (h['x-request-id'] as string | undefined) ?? randomUUID();
+}
+
+function route(router: Router, ctx: RequestContext, head: Buffer | null): void {
+  const match = router.lookup(ctx.req.headers.host, ctx.path);
+  if (match === null) return sendError(ctx, 404);
+  if (head === null) match.service.serve(ctx, match.prefix);
+  else match.service.serveUpgrade(ctx, match.prefix, head);
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const ctx = (this as WithContext)[kContext]!;
+  if (!this.writableFinished) {
+    // The client went away before the response was complete.
+    if (ctx.status === 0) ctx.status = 499;
+    ctx.upstream?.cancel(clientGone());
+  }
+  logRequest(ctx);
+}

@@ -1,0 +1,121 @@
+// The client-facing listeners and their lifecycle: start, and a graceful stop
+// that lets requests in flight finish for up to SHUTDOWN_TIMEOUT_MS.
+import http from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  CLIENT_HEADERS_TIMEOUT_MS,
+  CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+  MAX_HEADER_SIZE_BYTES,
+  SHUTDOWN_TIMEOUT_MS,
+} from '../config/defaults.ts';
+import { log } from '../log/logger.ts';
+import { statusText } from '../pages/pages.ts';
+import type { Router } from '../router/router.ts';
+import { ProxyError } from '../target/errors.ts';
+import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
+import type { ListenerInfo } from './handler-chain.ts';
+
+export interface ServerConfig {
+  httpPort: number;
+  httpsPort: number;
+  bindAddress?: string; // all interfaces unless set (tests bind 127.0.0.1)
+}
+
+export class Server {
+  readonly #router: Router;
+  readonly #config: ServerConfig;
+  #http: http.Server | null = null;
+
+  constructor(router: Router, config: ServerConfig) {
+    this.#router = router;
+    this.#config = config;
+  }
+
+  // The port actually bound (differs from the configured one when it is 0).
+  get httpPort(): number {
+    const a = this.#http?.address();
+    return typeof a === 'object' && a !== null ? a.port : this.#config.httpPort;
+  }
+
+  async start(): Promise<void> {
+    this.#http = this.#createServer({ scheme: 'http', port: this.#config.httpPort });
+    await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#http;
+    if (server === null) return;
+    server.close();
+    const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
+    // Idle keep-alive connections close now; busy ones as soon as their
+    // response is done. Poll rather than track every connection ourselves.
+    while (Date.now() < deadline && (await connectionCount(server)) > 0) {
+      server.closeIdleConnections();
+      await sleep(25);
+    }
+    if ((await connectionCount(server)) > 0) {
+      log.warn('Closing active connections');
+      server.closeAllConnections();
+    }
+  }
+
+  #createServer(listener: ListenerInfo): http.Server {
+    const router = this.#router;
+    const server = http.createServer(
+      {
+        maxHeaderSize: MAX_HEADER_SIZE_BYTES,
+        headersTimeout: CLIENT_HEADERS_TIMEOUT_MS,
+        // Node's default of 5 minutes would cut long uploads and downloads;
+        // kamal-proxy sets no limit.
+        requestTimeout: 0,
+        keepAliveTimeout: CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+        // Node answers requests carrying both Content-Length and
+        // Transfer-Encoding with 400 and never hands them to us; keep it so.
+        insecureHTTPParser: false,
+      },
+      (req, res) => handleRequest(router, listener, req, res),
+    );
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
+    server.on('clientError', onClientError);
+    return server;
+  }
+}
+
+// A request the HTTP parser refused. If it broke in the middle of a body we
+// already started proxying, that request is answered (400, connection closed)
+// and its upstream exchange cancelled; otherwise a bare response is written.
+function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const code = err.code ?? '';
+  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const ctx = contextForSocket(socket);
+  if (ctx !== undefined && ctx.res !== null && !ctx.res.headersSent) {
+    if (ctx.upstream !== null) ctx.upstream.cancel(new ProxyError('HPE_INVALID_CHUNK_SIZE', err.message));
+    else ctx.res.destroy();
+    return;
+  }
+  if (code === 'ECONNRESET' || !socket.writable || (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const body = `${status} ${statusText(status)}`;
+  socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+function listen(server: http.Server, port: number, host?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ port, host }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function connectionCount(server: http.Server): Promise<number> {
+  return new Promise((resolve) => server.getConnections((_err, n) => resolve(n ?? 0)));
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,39 @@
+// Upstream failures mapped to statuses in one table, by stable error code,
+// never by message text. Mirrors kamal-proxy's handleProxyError.
+
+// Our own reasons for cutting an exchange short.
+export class ProxyError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export const CLIENT_GONE = 'KN_CLIENT_GONE';
+export const DRAINED = 'KN_DRAINED';
+export const SHUTDOWN = 'KN_SHUTDOWN';
+
+export const clientGone = () => new ProxyError(CLIENT_GONE, 'client disconnected');
+export const drained = () => new ProxyError(DRAINED, 'request cancelled due to draining');
+
+const STATUS_BY_CODE: Record<string, number> = {
+  [CLIENT_GONE]: 499, // logged only: nobody is left to read it
+  [DRAINED]: 504,
+  [SHUTDOWN]: 504,
+  UND_ERR_HEADERS_TIMEOUT: 504, // --target-timeout
+  UND_ERR_CONNECT_TIMEOUT: 502,
+  UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 400,
+  HPE_INVALID_CHUNK_SIZE: 400,
+  HPE_INVALID_TRANSFER_ENCODING: 400,
+  HPE_UNEXPECTED_CONTENT_LENGTH: 400,
+};
+
+export function statusForError(err: unknown): number {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code === 'string') {
+    const status = STATUS_BY_CODE[code];
+    if (status !== undefined) return status;
+  }
+  return 502; // refused, reset, DNS failure, bad response: the upstream failed us
+}

@@ -1,0 +1,92 @@
+// One upstream: an address, an undici Pool (keep-alive HTTP/1.1), its health
+// state, and the set of requests in flight on it so it can be drained.
+import { Pool } from 'undici';
+import type { Duplex } from 'node:stream';
+import {
+  MAX_HEADER_SIZE_BYTES,
+  UPSTREAM_CONNECTIONS_PER_TARGET,
+  UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+} from '../config/defaults.ts';
+import type { RequestContext } from '../http/context.ts';
+import type { TargetOptions } from '../service/options.ts';
+import { parseTargetAddress } from './address.ts';
+import { drained } from './errors.ts';
+import { ProxyHandler } from './proxy-handler.ts';
+import { UpgradeHandler } from './upgrade-handler.ts';
+
+export type TargetHealth = 'adding' | 'healthy' | 'unhealthy';
+
+export interface Inflight {
+  readonly upgraded: boolean;
+  cancel(reason: Error): void;
+}
+
+export class Target {
+  readonly address: string;
+  readonly host: string;
+  readonly port: number;
+  readonly options: TargetOptions;
+  readonly pool: Pool;
+  health: TargetHealth = 'adding';
+  draining = false;
+  readonly inflight = new Set<Inflight>();
+  #onIdle: (() => void) | null = null;
+
+  constructor(address: string, options: TargetOptions) {
+    const parsed = parseTargetAddress(address);
+    this.address = parsed.address;
+    this.host = parsed.host;
+    this.port = parsed.port;
+    this.options = options;
+    this.pool = new Pool(`http://${this.address}`, {
+      connections: UPSTREAM_CONNECTIONS_PER_TARGET,
+      keepAliveTimeout: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderSize: MAX_HEADER_SIZE_BYTES,
+      // kamal-proxy limits only the wait for response headers; a body may
+      // stream for as long as it likes (SSE, downloads).
+      bodyTimeout: 0,
+    });
+  }
+
+  // Proxies one request to this target; the upstream path has any matched
+  // prefix already stripped. Never throws: failures become error responses.
+  serve(ctx: RequestContext, upstreamPath: string): void {
+    new ProxyHandler(this, ctx, upstreamPath).start();
+  }
+
+  serveUpgrade(ctx: RequestContext, upstreamPath: string, head: Buffer, socket: Duplex): void {
+    new UpgradeHandler(this, ctx, upstreamPath, head, socket).start();
+  }
+
+  track(r: Inflight): void {
+    this.inflight.add(r);
+  }
+
+  untrack(r: Inflight): void {
+    this.inflight.delete(r);
+    if (this.inflight.size === 0 && this.#onIdle !== null) this.#onIdle();
+  }
+
+  // Lets in-flight requests finish for up to timeoutMs, then cuts the rest
+  // (they answer 504). Upgraded connections are cut at once, as in kamal-proxy:
+  // a WebSocket may never end by itself.
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    for (const r of this.inflight) if (r.upgraded) r.cancel(drained());
+    if (this.inflight.size > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.#onIdle = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#onIdle = null;
+      for (const r of this.inflight) r.cancel(drained());
+    }
+  }
+
+  close(): void {
+    this.pool.close().catch(() => {});
+  }
+}

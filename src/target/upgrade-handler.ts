@@ -1,0 +1,160 @@
+// An upgraded connection (WebSocket and other `Upgrade:` protocols). undici
+// performs the upstream handshake; on 101 we relay the upstream's status line
+// and headers to the client's raw socket and then splice the two sockets.
+// A refusal (any non-101 answer) is relayed as an ordinary response.
+import type { Dispatcher } from 'undici';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { RequestContext } from '../http/context.ts';
+import { upstreamRequestHeaders } from '../http/headers.ts';
+import { writeRawResponse } from '../http/respond.ts';
+import { log } from '../log/logger.ts';
+import { defaultErrorPages, statusText } from '../pages/pages.ts';
+import { DRAINED, statusForError } from './errors.ts';
+import type { Inflight, Target } from './target.ts';
+
+type Controller = Dispatcher.DispatchController;
+
+export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
+  readonly upgraded = true;
+  readonly #target: Target;
+  readonly #ctx: RequestContext;
+  readonly #path: string;
+  readonly #head: Buffer;
+  readonly #client: Duplex;
+  #controller: Controller | null = null;
+  #upstream: Duplex | null = null;
+  #cancelled: Error | null = null;
+  #done = false;
+
+  constructor(target: Target, ctx: RequestContext, path: string, head: Buffer, client: Duplex) {
+    this.#target = target;
+    this.#ctx = ctx;
+    this.#path = path;
+    this.#head = head;
+    this.#client = client;
+  }
+
+  start(): void {
+    const ctx = this.#ctx;
+    const req = ctx.req;
+    ctx.target = this.#target.address;
+    ctx.upstream = this;
+    this.#target.track(this);
+    const headers = upstreamRequestHeaders(req.rawHeaders, {
+      forwardHeaders: this.#target.options.forwardHeaders,
+      clientIp: (ctx.socket as Socket).remoteAddress ?? '',
+      scheme: ctx.scheme,
+      requestId: ctx.requestId,
+      requestStart: ctx.requestStart,
+      target: this.#target.address,
+    });
+    try {
+      this.#target.pool.dispatch(
+        {
+          path: this.#path + ctx.search,
+          method: req.method!,
+          headers,
+          upgrade: req.headers.upgrade ?? 'websocket',
+          headersTimeout: this.#target.options.responseTimeoutMs,
+          bodyTimeout: 0,
+        },
+        this,
+      );
+    } catch (err) {
+      this.onResponseError(null, err as Error);
+    }
+  }
+
+  cancel(reason: Error): void {
+    if (this.#upstream !== null) {
+      // Already spliced: cutting both sockets is all there is to do.
+      this.#upstream.destroy();
+      this.#client.destroy();
+      this.#finish();
+    } else if (this.#controller !== null) this.#controller.abort(reason);
+    else this.#cancelled = reason;
+  }
+
+  onRequestStart(controller: Controller): void {
+    this.#controller = controller;
+    if (this.#cancelled !== null) controller.abort(this.#cancelled);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, _headers: unknown, upstream: Duplex): void {
+    const client = this.#client;
+    this.#upstream = upstream;
+    this.#ctx.status = statusCode;
+    if (client.destroyed) {
+      upstream.destroy();
+      this.#finish();
+      return;
+    }
+    client.write(statusLine(statusCode) + rawHeaderLines(controller.rawHeaders) + '\r\n');
+    if (this.#head.length > 0) upstream.write(this.#head);
+    const close = () => {
+      upstream.destroy();
+      client.destroy();
+      this.#finish();
+    };
+    upstream.on('error', close).on('close', close);
+    client.on('error', close).on('close', close);
+    upstream.pipe(client);
+    client.pipe(upstream);
+  }
+
+  // The upstream refused the upgrade: relay its answer and close.
+  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
+    this.#ctx.status = statusCode;
+    const ct = headers['content-type'];
+    this.#ctx.respContentType = ct === undefined ? '' : String(ct);
+    const lines = rawHeaderLines(controller.rawHeaders, true);
+    this.#client.write(statusLine(statusCode) + lines + 'Connection: close\r\n\r\n');
+  }
+
+  onResponseData(_controller: Controller, chunk: Buffer): void {
+    this.#ctx.respBytes += chunk.length;
+    this.#client.write(chunk);
+  }
+
+  onResponseEnd(): void {
+    this.#finish();
+    this.#client.end();
+  }
+
+  onResponseError(_controller: Controller | null, err: Error): void {
+    this.#finish();
+    const code = (err as { code?: string }).code;
+    const status = statusForError(err);
+    if (code !== DRAINED) log.info('Error while proxying', { target: this.#target.address, path: this.#ctx.path, error: err.message });
+    this.#ctx.status = status;
+    writeRawResponse(this.#ctx, status, (this.#ctx.errorPages ?? defaultErrorPages).render(status));
+  }
+
+  #finish(): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#ctx.upstream = null;
+    this.#target.untrack(this);
+  }
+}
+
+function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
+}
+
+// Header lines from undici's raw list. For a refused upgrade the framing
+// headers are dropped since we close the connection after the body.
+function rawHeaderLines(raw: unknown, dropFraming = false): string {
+  if (!Array.isArray(raw)) return '';
+  let out = '';
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = String(raw[i]);
+    if (dropFraming) {
+      const lower = name.toLowerCase();
+      if (lower === 'connection' || lower === 'keep-alive' || lower === 'transfer-encoding') continue;
+    }
+    out += `${name}: ${String(raw[i + 1])}\r\n`;
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+// Starting the proxy for tests: in-process (fast; most tests) or as the real
+// executable in a child process (CLI, signals, SIGKILL + restart).
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { log } from '../../src/log/logger.ts';
+import { startProxy } from '../../src/server/proxy.ts';
+import type { RunningProxy } from '../../src/server/proxy.ts';
+import type { DeployParams } from '../../src/control/protocol.ts';
+import { defaultServiceOptions, defaultTargetOptions } from '../../src/service/options.ts';
+import type { ServiceOptions, TargetOptions } from '../../src/service/options.ts';
+
+export const ROOT = resolve(import.meta.dirname, '../..');
+export const BIN = join(ROOT, 'bin/kamal-proxy');
+
+// In-process proxies log to a file instead of the test runner's stdout.
+export function quietLogs(): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'kn-log-')), 'proxy.log');
+  log.setFd(openSync(file, 'a'));
+  return file;
+}
+
+export interface TestProxy extends RunningProxy {
+  readonly dir: string;
+  readonly statePath: string;
+  url(path?: string): string;
+}
+
+export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-'))): Promise<TestProxy> {
+  const statePath = join(dir, 'kamal-proxy.state');
+  const proxy = await startProxy({
+    httpPort: 0,
+    httpsPort: 0,
+    bindAddress: '127.0.0.1',
+    socketPath: join(dir, 'kamal-proxy.sock'),
+    statePath,
+  });
+  return { ...proxy, dir, statePath, url: (path = '/') => `http://127.0.0.1:${proxy.httpPort}${path}` };
+}
+
+export function deployParams(
+  service: string,
+  targets: string[],
+  o: { options?: Partial<ServiceOptions>; target?: Partial<TargetOptions>; deployTimeoutMs?: number; drainTimeoutMs?: number; force?: boolean; readers?: string[] } = {},
+): DeployParams {
+  const targetOptions = { ...defaultTargetOptions(), ...o.target };
+  targetOptions.healthCheck = { ...targetOptions.healthCheck, intervalMs: 50, timeoutMs: 1_000, ...o.target?.healthCheck };
+  return {
+    service,
+    targets,
+    readers: o.readers ?? [],
+    deployTimeoutMs: o.deployTimeoutMs ?? 5_000,
+    drainTimeoutMs: o.drainTimeoutMs ?? 5_000,
+    force: o.force ?? false,
+    serviceOptions: { ...defaultServiceOptions(), ...o.options },
+    targetOptions,
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+// Runs bin/kamal-proxy the way Kamal does (docker exec kamal-proxy kamal-proxy ...).
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(BIN, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+// `kamal-proxy run` as a child process; resolves once `Server started` is logged.
+export function spawnProxy(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: () => string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(BIN, ['run', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const onData = (d: Buffer) => {
+      out += d;
+      if (out.includes('"Server started"')) resolvePromise({ child, output: () => out });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (d) => (out += d));
+    child.on('exit', (code) => reject(new Error(`proxy exited with ${code}: ${out}`)));
+  });
+}

@@ -23,7 +23,10 @@ export function sendError(ctx: RequestContext, status: number, message?: string)
   const len = Buffer.byteLength(body);
   ctx.respBytes = ctx.req.method === 'HEAD' ? 0 : len;
   ctx.respContentType = CONTENT_TYPE_HTML;
-  res.writeHead(status, ['Content-Type', CONTENT_TYPE_HTML, 'Content-Length', String(len)]);
+  const headers = ['Content-Type', CONTENT_TYPE_HTML, 'Content-Length', String(len)];
+  // After a 400 the request framing is in doubt: never reuse the connection.
+  if (status === 400) headers.push('Connection', 'close');
+  res.writeHead(status, headers);
   res.end(ctx.req.method === 'HEAD' ? undefined : body);
 }
 

@@ -1,8 +1,6 @@
 // Proxying through a real listener to real backends: headers, bodies both
 // ways, streaming, upgrades, and the statuses the proxy produces itself.
 import assert from 'node:assert/strict';
-import http from 'node:http';
-import net from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -11,6 +9,7 @@ import type { Backend } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { acceptWebSocket } from '../helpers/ws-echo.ts';
+import { rawGet } from '../helpers/raw-http.ts';
 
 quietLogs();
 
@@ -206,28 +205,3 @@ describe('proxying', () => {
     await sick.close();
   });
 });
-
-// A GET written by hand, so the request line reaches the proxy exactly as given.
-export function rawGet(port: number, path: string, host: string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ port, host: '127.0.0.1', path, headers: { host }, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-export function rawExchange(port: number, text: string | Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.end(text));
-    let out = '';
-    socket.setEncoding('latin1');
-    socket.on('data', (d) => (out += d));
-    socket.on('close', () => resolve(out));
-    socket.on('error', reject);
-  });
-}

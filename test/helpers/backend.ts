@@ -23,7 +23,7 @@ export async function startBackend(name: string, opts: { healthy?: boolean; rout
     address: string;
     server: http.Server;
   };
-  const server = http.createServer((req, res) => {
+  const server = http.createServer({ maxHeaderSize: 2 * 1024 * 1024 }, (req, res) => {
     if (req.url === '/up') {
       res.writeHead(backend.healthy ? 200 : 503).end(backend.healthy ? 'up' : 'down');
       return;

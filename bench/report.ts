@@ -1,0 +1,62 @@
+// Summaries over rounds, the printed table and the JSON file.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { WrkResult } from './wrk.ts';
+
+// One measured wrk run of one target; rounds[i] holds every target once.
+export type Round = Record<string, WrkResult>;
+
+export type Summary = {
+  target: string;
+  reqPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  // Median over rounds of (target req/s / direct req/s in the same round):
+  // the machine's noise moves both figures of a round together.
+  ratioToDirect: number;
+  runs: number[];
+};
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+export function summarize(rounds: Round[], targets: string[], direct: string): Summary[] {
+  return targets.map((target) => {
+    const runs = rounds.map((r) => r[target]);
+    return {
+      target,
+      reqPerSec: median(runs.map((r) => r.reqPerSec)),
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      ratioToDirect: median(rounds.map((r) => r[target].reqPerSec / r[direct].reqPerSec)),
+      runs: runs.map((r) => Math.round(r.reqPerSec)),
+    };
+  });
+}
+
+export function table(summaries: Summary[]): string {
+  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'ratio to direct', 'req/s per round'];
+  const rows = summaries.map((s) => [
+    s.target,
+    Math.round(s.reqPerSec).toLocaleString('en-US'),
+    s.p50Ms.toFixed(2),
+    s.p99Ms.toFixed(2),
+    s.ratioToDirect.toFixed(2),
+    s.runs.join(' / '),
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  // Numbers right-aligned, names and the runs list left-aligned.
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function writeJson(dir: string, data: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'latest.json');
+  writeFileSync(file, JSON.stringify(data, null, 2) + '\n');
+  return file;
+}

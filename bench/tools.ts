@@ -1,0 +1,43 @@
+// Finding the external programs the bench needs. It installs nothing itself.
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+
+export const ROOT = join(import.meta.dirname, '..');
+export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
+
+export function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (!dir) continue;
+    const file = join(dir, name);
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {
+      // not here
+    }
+  }
+  // nginx lives in /usr/sbin, which is not on every user's PATH.
+  if (name === 'nginx') {
+    try {
+      accessSync('/usr/sbin/nginx', constants.X_OK);
+      return '/usr/sbin/nginx';
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+export function requireTools(): { wrk: string; nginx: string | undefined } {
+  const wrk = which('wrk');
+  if (!wrk) {
+    throw new Error('wrk is not installed. Install it with:\n  sudo apt-get install -y wrk\n' +
+      '(optional, for the nginx backend and the nginx reference proxy: sudo apt-get install -y nginx)');
+  }
+  try {
+    accessSync(NODE, constants.X_OK);
+  } catch {
+    throw new Error(`${NODE} is missing: run 'npm install' in ${ROOT}`);
+  }
+  return { wrk, nginx: which('nginx') };
+}

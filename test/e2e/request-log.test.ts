@@ -1,0 +1,91 @@
+// One JSON line per request on stdout, with kamal-proxy's field names and order.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import { request } from 'undici';
+import { log } from '../../src/log/logger.ts';
+import { startBackend } from '../helpers/backend.ts';
+import type { Backend } from '../helpers/backend.ts';
+import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
+import type { TestProxy } from '../helpers/proxy.ts';
+
+const logFile = quietLogs();
+
+async function requestLines(): Promise<Record<string, unknown>[]> {
+  await log.flush();
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"msg":"Request"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe('request log', () => {
+  let proxy: TestProxy;
+  let app: Backend;
+  before(async () => {
+    app = await startBackend('app', {
+      route: (req, res) => (res.writeHead(201, { 'X-Resp': 'r1', 'Content-Type': 'text/plain' }).end('created!'), true),
+    });
+    proxy = await startTestProxy();
+    await proxy.router.deploy(
+      deployParams('logged', [app.address], {
+        options: { hosts: ['log.example.com'] },
+        target: { logRequestHeaders: ['User-Agent', 'x-custom'], logResponseHeaders: ['X-Resp', 'X-Missing'] },
+      }),
+    );
+  });
+  after(async () => {
+    await proxy.stop();
+    await app.close();
+  });
+
+  test('a proxied request logs every field, in order', async () => {
+    const res = await request(proxy.url('/items?page=2'), {
+      method: 'POST',
+      body: 'hello',
+      headers: { host: 'log.example.com', 'user-agent': 'tester/1', 'x-custom': 'c1', 'content-type': 'text/plain', 'x-request-id': 'rid-1' },
+    });
+    await res.body.dump();
+    const line = (await requestLines()).find((l) => l.request_id === 'rid-1')!;
+    assert.deepEqual(Object.keys(line), [
+      'time', 'level', 'msg', 'host', 'port', 'path', 'request_id', 'status', 'service', 'target', 'duration', 'method',
+      'req_content_length', 'req_content_type', 'resp_content_length', 'resp_content_type', 'client_addr', 'client_port',
+      'remote_addr', 'user_agent', 'proto', 'scheme', 'query', 'req_user_agent', 'req_x_custom', 'resp_x_resp', 'resp_x_missing',
+    ]);
+    assert.equal(line.level, 'INFO');
+    assert.equal(line.host, 'log.example.com');
+    assert.equal(line.port, 0, 'the configured port (0 in tests)');
+    assert.equal(line.path, '/items');
+    assert.equal(line.status, 201);
+    assert.equal(line.service, 'logged');
+    assert.equal(line.target, app.address);
+    assert.ok(Number.isInteger(line.duration) && (line.duration as number) > 0, 'duration in integer nanoseconds');
+    assert.equal(line.method, 'POST');
+    assert.equal(line.req_content_length, 5);
+    assert.equal(line.req_content_type, 'text/plain');
+    assert.equal(line.resp_content_length, 8);
+    assert.equal(line.resp_content_type, 'text/plain');
+    assert.equal(line.client_addr, '127.0.0.1');
+    assert.match(String(line.client_port), /^\d+$/);
+    assert.equal(line.remote_addr, '127.0.0.1');
+    assert.equal(line.user_agent, 'tester/1');
+    assert.equal(line.proto, 'HTTP/1.1');
+    assert.equal(line.scheme, 'http');
+    assert.equal(line.query, 'page=2');
+    assert.equal(line.req_user_agent, 'tester/1');
+    assert.equal(line.req_x_custom, 'c1');
+    assert.equal(line.resp_x_resp, 'r1');
+    assert.equal(line.resp_x_missing, '');
+    assert.match(String(line.time), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
+  });
+
+  test('an unrouted request logs 404 with no service', async () => {
+    const res = await request(proxy.url('/nowhere'), { headers: { host: 'unknown.example.com', 'x-request-id': 'rid-404' } });
+    await res.body.dump();
+    const line = (await requestLines()).find((l) => l.request_id === 'rid-404')!;
+    assert.equal(line.status, 404);
+    assert.equal(line.service, '');
+    assert.equal(line.target, '');
+    assert.ok((line.resp_content_length as number) > 0);
+  });
+});

@@ -1,0 +1,111 @@
+// The real executable as a process: state survives SIGKILL, a state file
+// written by kamal-proxy itself loads, and SIGTERM shuts down gracefully.
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { request } from 'undici';
+import { freePort, startBackend } from '../helpers/backend.ts';
+import { cli, ROOT, spawnProxy } from '../helpers/proxy.ts';
+
+async function environment() {
+  const home = mkdtempSync(join(tmpdir(), 'kn-home-'));
+  const port = await freePort();
+  const env = { HOME: home, KAMAL_PROXY_SOCKET: join(home, 'kamal-proxy.sock') };
+  return { home, port, env, stateDir: join(home, '.config', 'kamal-proxy') };
+}
+
+const get = async (port: number, host: string, path = '/') => {
+  const res = await request(`http://127.0.0.1:${port}${path}`, { headers: { host } });
+  return { status: res.statusCode, body: await res.body.text() };
+};
+
+test('SIGKILL and a restart keep every service', async () => {
+  const { port, env, stateDir } = await environment();
+  const web = await startBackend('web');
+  const api = await startBackend('api', { route: (req, res) => (res.end(`api:${req.url}`), true) });
+  const first = await spawnProxy([`--http-port=${port}`], env);
+  assert.match(first.output(), /"msg":"No previous state to restore"/);
+
+  for (const args of [
+    ['deploy', 'web', `--target=${web.address}`, '--host=kill.example.com'],
+    ['deploy', 'api', `--target=${api.address}`, '--host=kill.example.com', '--path-prefix=/api'],
+  ]) {
+    const r = await cli(args, env);
+    assert.deepEqual([r.code, r.stderr], [0, '']);
+  }
+  first.child.kill('SIGKILL');
+  await new Promise((r) => first.child.once('exit', r));
+
+  const second = await spawnProxy([`--http-port=${port}`], env);
+  assert.match(second.output(), /"msg":"Restored saved state"/);
+  assert.deepEqual(await get(port, 'kill.example.com'), { status: 200, body: 'web' });
+  assert.deepEqual(await get(port, 'kill.example.com', '/api/v1'), { status: 200, body: 'api:/v1' });
+  const listed = await cli(['list'], env);
+  assert.match(listed.stdout, /api.*kill\.example\.com.*\/api/);
+  // Written atomically: only the state file, never a leftover temp file.
+  assert.deepEqual(readdirSync(stateDir), ['kamal-proxy.state']);
+
+  second.child.kill('SIGKILL');
+  await Promise.all([web.close(), api.close()]);
+});
+
+test('a state file written by kamal-proxy loads; a broken service is skipped, not fatal', async () => {
+  const { port, env, stateDir } = await environment();
+  const web = await startBackend('web');
+  const api = await startBackend('api', { route: (req, res) => (res.end(`api:${req.url}`), true) });
+  const blog = await startBackend('blog');
+  const fixture = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/kamal-proxy.state'), 'utf8')) as Record<string, any>[];
+  const [webState, apiState, blogState] = fixture;
+  webState!.active_targets = [web.address];
+  webState!.rollout_targets = null;
+  webState!.rollout_controller = null;
+  webState!.options.error_page_path = ''; // the fixture's directory does not exist here
+  apiState!.active_targets = [api.address];
+  apiState!.active_readers = [];
+  blogState!.active_targets = [blog.address];
+  // A fourth service whose error pages are missing: kamal-proxy would drop
+  // every service over it; we drop only this one.
+  const broken = structuredClone(blogState!);
+  broken.name = 'broken';
+  broken.options.hosts = ['broken.example.com'];
+  broken.options.error_page_path = '/nonexistent/error_pages';
+  mkdirSync(stateDir, { recursive: true });
+  writeFileSync(join(stateDir, 'kamal-proxy.state'), JSON.stringify([...fixture, broken]));
+
+  const proxy = await spawnProxy([`--http-port=${port}`], env);
+  assert.match(proxy.output(), /"msg":"Restored saved state"/);
+  assert.deepEqual(await get(port, 'example.com'), { status: 200, body: 'web' });
+  assert.equal((await get(port, 'www.example.com')).body, 'web');
+  const listed = (await cli(['list'], env)).stdout.replace(/\x1b\[[0-9;]*m/g, '');
+  assert.match(listed, /^blog-web\s+\*\s+\/\s+\S+\s+stopped\s+no$/m);
+  assert.match(listed, /^myapp-api-production\s+example\.com\s+\/api\s+\S+\s+paused\s+yes$/m);
+  assert.match(listed, /^myapp-web-production\s+example\.com,www\.example\.com\s+\/\s+\S+\s+running\s+yes$/m);
+  assert.doesNotMatch(listed, /broken/);
+  assert.match(proxy.output(), /"msg":"Failed to restore service".*"service":"broken"/);
+  proxy.child.kill('SIGKILL');
+  await Promise.all([web.close(), api.close(), blog.close()]);
+});
+
+test('SIGTERM lets in-flight requests finish, then exits 0', async () => {
+  const { port, env } = await environment();
+  const slow = await startBackend('slow', {
+    route: (req, res) => {
+      if (req.url !== '/slow') return false;
+      setTimeout(() => res.end('finished'), 500);
+      return true;
+    },
+  });
+  const proxy = await spawnProxy([`--http-port=${port}`], env);
+  assert.equal((await cli(['deploy', 'slow', `--target=${slow.address}`], env)).code, 0);
+  const inFlight = get(port, 'anything.example.com', '/slow');
+  await new Promise((r) => setTimeout(r, 150));
+  const exited = new Promise<number | null>((r) => proxy.child.once('exit', (code) => r(code)));
+  proxy.child.kill('SIGTERM');
+  assert.deepEqual(await inFlight, { status: 200, body: 'finished' });
+  assert.equal(await exited, 0);
+  assert.match(proxy.output(), /"msg":"Server stopped"/);
+  await assert.rejects(get(port, 'anything.example.com'), 'no longer accepting connections');
+  await slow.close();
+});

@@ -6,7 +6,8 @@ export const ROOT = join(import.meta.dirname, '..');
 export const NODE = join(ROOT, 'node_modules', '.bin', 'node');
 
 export function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(':')) {
+  // nginx lives in /usr/sbin, which is not on every user's PATH.
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin']) {
     if (!dir) continue;
     const file = join(dir, name);
     try {
@@ -14,15 +15,6 @@ export function which(name: string): string | undefined {
       return file;
     } catch {
       // not here
-    }
-  }
-  // nginx lives in /usr/sbin, which is not on every user's PATH.
-  if (name === 'nginx') {
-    try {
-      accessSync('/usr/sbin/nginx', constants.X_OK);
-      return '/usr/sbin/nginx';
-    } catch {
-      return undefined;
     }
   }
   return undefined;

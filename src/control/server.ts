@@ -76,9 +76,7 @@ export class ControlServer {
       return { ok: true, result: (await handler(request.params)) as never };
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      if (!(err instanceof Error) || err.constructor === Error || err.name === 'Error') {
-        log.debug('Command failed', { method: request.method, error: message });
-      }
+      log.debug('Command failed', { method: request.method, error: message });
       return { ok: false, error: message };
     }
   }

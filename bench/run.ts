@@ -1,0 +1,140 @@
+// `npm run bench`: throughput of kamal-napper against the same backend reached
+// directly and through nginx, the method of /work/shared/reference/node-stack.md
+// Part B. See bench/README.md.
+import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBackend } from './backend.ts';
+import { BODY } from './body.ts';
+import { cleanup, installExitHandlers, makeTempDir, run } from './children.ts';
+import { get } from './net.ts';
+import { summarize, table, writeJson, type Round } from './report.ts';
+import { fileSize, rssKb, startNapper, startNginxProxy, tail, type Target } from './targets.ts';
+import { requireTools } from './tools.ts';
+import { failure, wrk } from './wrk.ts';
+
+const WARMUP_SECONDS = 2;
+const USAGE = `Usage: npm run bench -- [--rounds N] [--duration SECONDS] [--quick]
+  --rounds N          interleaved rounds over all targets (default 3)
+  --duration SECONDS  length of each measured wrk run (default 10)
+  --quick             smoke check: 1 round of 3 s runs
+  --no-nginx          use the Node backend and skip the nginx reference proxy,
+                      as on a machine without nginx`;
+
+type Options = { rounds: number; duration: number; nginx: boolean };
+
+function options(): Options {
+  const { values } = parseArgs({
+    options: {
+      rounds: { type: 'string' },
+      duration: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      'no-nginx': { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const int = (v: string | undefined, fallback: number, name: string): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 3600) throw new Error(`--${name} must be a whole number from 1 to 3600, got ${v}`);
+    return n;
+  };
+  // Explicit --rounds/--duration still win over --quick.
+  return {
+    rounds: int(values.rounds, values.quick ? 1 : 3, 'rounds'),
+    duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
+    nginx: !values['no-nginx'],
+  };
+}
+
+async function checkTarget(t: Target): Promise<void> {
+  const res = await get(t.port);
+  if (res.status !== 200 || !res.body.equals(BODY)) {
+    throw new Error(`correctness check failed for ${t.name}: status ${res.status}, ` +
+      `${res.body.length}-byte body ${JSON.stringify(res.body.toString('utf8', 0, 200))} (want 200 and the 100-byte body)`);
+  }
+}
+
+async function main(): Promise<void> {
+  const opts = options();
+  const tools = requireTools();
+  if (!opts.nginx) tools.nginx = undefined;
+  const perRun = WARMUP_SECONDS + opts.duration + 1;
+  // Setup and teardown allowance, plus every run with room for slowness.
+  installExitHandlers((120 + opts.rounds * 3 * perRun * 2) * 1000);
+
+  const load = loadavg();
+  const dir = makeTempDir();
+  const backend = await startBackend(dir, tools.nginx);
+  const napper = await startNapper(dir, backend);
+  const direct: Target = { name: `direct (${backend.kind})`, port: backend.port };
+  const targets: Target[] = [direct, napper];
+  if (tools.nginx) targets.push(await startNginxProxy(dir, tools.nginx, backend));
+
+  for (const t of targets) await checkTarget(t);
+  console.log(`correctness: 200 + 100-byte body from ${targets.map((t) => t.name).join(', ')}`);
+  const rssAfterDeployKb = rssKb(napper.pid);
+
+  const rounds: Round[] = [];
+  for (let i = 1; i <= opts.rounds; i++) {
+    const round: Round = {};
+    for (const t of targets) {
+      const warm = await wrk(tools.wrk, t.port, WARMUP_SECONDS, false);
+      const bad = failure(warm);
+      if (bad) throw new Error(`warm-up of ${t.name} failed: ${bad}`);
+      const r = await wrk(tools.wrk, t.port, opts.duration, true);
+      const badRun = failure(r);
+      if (badRun) throw new Error(`round ${i}, ${t.name} failed: ${badRun}`);
+      round[t.name] = r;
+      console.log(`round ${i}/${opts.rounds}  ${t.name.padEnd(16)} ${Math.round(r.reqPerSec)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms`);
+    }
+    rounds.push(round);
+  }
+
+  const rssAfterRunKb = rssKb(napper.pid);
+  const logBytes = fileSize(napper.logFile);
+  // The request log is part of the cost measured; make sure it was written.
+  if (!tail(napper.logFile, 4096).includes('"msg":"Request"')) throw new Error('kamal-napper wrote no request log lines');
+
+  const summaries = summarize(rounds, targets.map((t) => t.name), direct.name);
+  const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1)} MB`);
+  console.log(`\n${opts.rounds} round(s), wrk -t1 -c50 -d${opts.duration}s after a ${WARMUP_SECONDS} s warm-up; medians over rounds\n`);
+  console.log(table(summaries));
+  console.log(`\nkamal-napper RSS: ${mb(rssAfterRunKb)} after the run (${mb(rssAfterDeployKb)} after deploy); request log ${(logBytes / 1e6).toFixed(1)} MB`);
+
+  const file = writeJson(join(import.meta.dirname, 'results'), {
+    date: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavgBefore: load },
+    versions: { node: process.version, wrk: (await version(tools.wrk, ['-v'])), nginx: tools.nginx ? await version(tools.nginx, ['-v']) : null },
+    options: { ...opts, warmupSeconds: WARMUP_SECONDS, threads: 1, connections: 50 },
+    backend: backend.kind,
+    summary: summaries,
+    rounds,
+    napper: { rssKbAfterDeploy: rssAfterDeployKb, rssKbAfterRun: rssAfterRunKb, requestLogBytes: logBytes },
+  });
+  console.log(`results written to ${file}`);
+  const stderr = tail(napper.stderrFile, 1000);
+  if (stderr) console.log(`\nkamal-napper stderr (tail):\n${stderr}`);
+}
+
+// First line of `tool -v` (wrk prints it on stdout and exits 1, nginx on stderr).
+async function version(bin: string, args: string[]): Promise<string> {
+  const out = await run(bin, args, { timeoutMs: 5000 });
+  return (out.stdout + out.stderr).split('\n')[0].trim();
+}
+
+main().then(
+  async () => {
+    await cleanup();
+    process.exit(0);
+  },
+  async (e: unknown) => {
+    console.error(`\nbench failed: ${e instanceof Error ? e.message : String(e)}`);
+    await cleanup();
+    process.exit(1);
+  },
+);

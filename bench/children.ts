@@ -98,16 +98,26 @@ function removeDirs(): void {
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
-// Last resort if the process exits without cleanup() having finished: the
-// 'exit' event allows only synchronous work.
+let stopReason: string | undefined;
+
+// Set once a signal or the deadline has started shutting down: the failures
+// that follow (wrk killed mid-run) are consequences, not news.
+export function stopping(): string | undefined {
+  return stopReason;
+}
+
 export function installExitHandlers(deadlineMs: number): void {
   const bail = (why: string, code: number) => {
+    if (stopReason) return;
+    stopReason = why;
     process.stderr.write(`\n${why}: cleaning up\n`);
     void cleanup().finally(() => process.exit(code));
   };
   process.once('SIGINT', () => bail('interrupted', 130));
   process.once('SIGTERM', () => bail('terminated', 143));
   setTimeout(() => bail(`deadline of ${Math.round(deadlineMs / 1000)} s reached`, 1), deadlineMs).unref();
+  // Last resort if the process exits before cleanup() has finished: the 'exit'
+  // event allows only synchronous work.
   process.on('exit', () => {
     for (const c of children) killGroup(c, 'SIGKILL');
     removeDirs();

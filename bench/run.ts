@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
 import { BODY } from './body.ts';
-import { cleanup, installExitHandlers, makeTempDir, run } from './children.ts';
+import { cleanup, installExitHandlers, makeTempDir, run, stopping } from './children.ts';
 import { get } from './net.ts';
 import { summarize, table, writeJson, type Round } from './report.ts';
 import { fileSize, rssKb, startNapper, startNginxProxy, tail, type Target } from './targets.ts';
@@ -133,6 +133,8 @@ main().then(
     process.exit(0);
   },
   async (e: unknown) => {
+    // After Ctrl-C or the deadline the exit handler reports and exits.
+    if (stopping()) return;
     console.error(`\nbench failed: ${e instanceof Error ? e.message : String(e)}`);
     await cleanup();
     process.exit(1);

@@ -6,11 +6,15 @@ import { deployCommand } from './deploy.ts';
 import { FlagError, formatFlagUsages, parseFlags } from './flags.ts';
 import type { FlagSpec } from './flags.ts';
 import { listCommand } from './list.ts';
+import { pauseCommand, resumeCommand, stopCommand } from './maintenance.ts';
 import { removeCommand } from './remove.ts';
+import { rolloutCommands } from './rollout.ts';
 import { runCommand } from './run.ts';
 
 const PROGRAM = 'kamal-proxy';
-const COMMANDS: Command[] = [deployCommand, listCommand, removeCommand, runCommand];
+const COMMANDS: Command[] = [deployCommand, listCommand, pauseCommand, removeCommand, resumeCommand, runCommand, stopCommand];
+// `rollout` is a group, as in kamal-proxy: `kamal-proxy rollout deploy|set|stop`.
+const GROUPS: Record<string, Command[]> = { rollout: rolloutCommands };
 const HELP_FLAG: FlagSpec = { name: 'help', shorthand: 'h', type: 'bool', default: false, usage: 'help' };
 
 function find(name: string): Command | undefined {
@@ -34,15 +38,28 @@ async function dispatch(argv: readonly string[]): Promise<number> {
     if (rest[0] !== undefined && target === undefined) throw new Error(`unknown command "${rest[0]}" for "${PROGRAM}"`);
     return target ? printCommandHelp(target) : printHelp();
   }
+  if (GROUPS[first] !== undefined) return dispatchGroup(first, GROUPS[first], rest);
   const command = find(first);
   if (command === undefined) {
     if (first.startsWith('-')) throw new FlagError(`unknown flag: ${first.split('=')[0]}`);
     throw new Error(`unknown command "${first}" for "${PROGRAM}"`);
   }
-  const parsed = parseFlags(rest, [...command.flags, HELP_FLAG]);
+  return execute(command, rest, `${PROGRAM} ${command.name}`);
+}
+
+async function dispatchGroup(name: string, commands: Command[], argv: readonly string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined || sub === '-h' || sub === '--help') return printGroupHelp(name, commands);
+  const command = commands.find((c) => c.name === sub);
+  if (command === undefined) throw new Error(`unknown command "${sub}" for "${PROGRAM} ${name}"`);
+  return execute(command, rest, `${PROGRAM} ${name} ${command.name}`);
+}
+
+async function execute(command: Command, argv: readonly string[], fullName: string): Promise<number> {
+  const parsed = parseFlags(argv, [...command.flags, HELP_FLAG]);
   if (parsed.values.help === true) return printCommandHelp(command);
   if (command.args === 0 && parsed.args.length > 0) {
-    throw new Error(`unknown command "${parsed.args[0]}" for "${PROGRAM} ${command.name}"`);
+    throw new Error(`unknown command "${parsed.args[0]}" for "${fullName}"`);
   }
   if (command.args > 0 && parsed.args.length !== command.args) {
     throw new Error(`accepts ${command.args} arg(s), received ${parsed.args.length}`);
@@ -60,10 +77,17 @@ function printHelp(): number {
     '',
     'Available Commands:',
     ...COMMANDS.map((c) => `  ${c.name.padEnd(width)} ${c.summary}`),
+    `  ${'rollout'.padEnd(width)} Manage a cookie-based rollout (deploy, set, stop)`,
     `  ${'help'.padEnd(width)} Help about any command`,
     '',
     `Use "${PROGRAM} [command] --help" for more information about a command.`,
   ];
+  process.stdout.write(lines.join('\n') + '\n');
+  return 0;
+}
+
+function printGroupHelp(name: string, commands: Command[]): number {
+  const lines = ['Usage:', `  ${PROGRAM} ${name} [command]`, '', 'Available Commands:', ...commands.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`)];
   process.stdout.write(lines.join('\n') + '\n');
   return 0;
 }

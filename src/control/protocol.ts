@@ -27,9 +27,41 @@ export interface ListEntry {
   tls: boolean;
 }
 
+export interface PauseParams {
+  service: string;
+  drainTimeoutMs: number;
+  maxPauseMs: number;
+}
+
+export interface StopParams {
+  service: string;
+  drainTimeoutMs: number;
+  message: string;
+}
+
+export interface RolloutDeployParams {
+  service: string;
+  targets: string[];
+  readers: string[];
+  deployTimeoutMs: number;
+  drainTimeoutMs: number;
+}
+
+export interface RolloutSetParams {
+  service: string;
+  percentage: number;
+  allowlist: string[];
+}
+
 export interface Methods {
   deploy: { params: DeployParams; result: null };
   remove: { params: ServiceParams; result: null };
+  pause: { params: PauseParams; result: null };
+  stop: { params: StopParams; result: null };
+  resume: { params: ServiceParams; result: null };
+  rolloutDeploy: { params: RolloutDeployParams; result: null };
+  rolloutSet: { params: RolloutSetParams; result: null };
+  rolloutStop: { params: ServiceParams; result: null };
   list: { params: Record<string, never>; result: ListEntry[] };
 }
 

@@ -21,6 +21,12 @@ export class ControlServer {
     this.#handlers = {
       deploy: async (p) => (await router.deploy(p), null),
       remove: async (p) => (await router.remove(p.service), null),
+      pause: async (p) => (await router.pause(p.service, p.drainTimeoutMs, p.maxPauseMs), null),
+      stop: async (p) => (await router.stop(p.service, p.drainTimeoutMs, p.message), null),
+      resume: async (p) => (await router.resume(p.service), null),
+      rolloutDeploy: async (p) => (await router.rolloutDeploy(p), null),
+      rolloutSet: async (p) => (await router.rolloutSet(p.service, p.percentage, p.allowlist), null),
+      rolloutStop: async (p) => (await router.rolloutStop(p.service), null),
       list: async () => router.list(),
     };
   }

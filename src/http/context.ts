@@ -30,6 +30,11 @@ export class RequestContext {
   logRequestHeaders: readonly string[] = [];
   logResponseHeaders: readonly string[] = [];
   errorPages: ErrorRenderer | null = null;
+  // Response header changes the service asks for (see response-headers.ts).
+  adjustResponse = false;
+  cookieScopePrefix = ''; // --scope-cookie-paths: Set-Cookie paths go under this prefix
+  writerAffinityMs = 0; // set the kamal-writer cookie for this long after a write
+  stripWriterAffinity = false; // the balancer has readers: X-Writer-Affinity is ours, not the client's
   // The upstream exchange in flight, so a client that leaves can cancel it.
   upstream: { cancel(reason: Error): void } | null = null;
 

@@ -5,6 +5,13 @@ import type { IncomingMessage } from 'node:http';
 import { log } from '../log/logger.ts';
 import type { TargetOptions } from '../service/options.ts';
 import { Target } from '../target/target.ts';
+import { cookieValue } from '../http/cookies.ts';
+import { WRITER_COOKIE } from '../http/response-headers.ts';
+
+function recentWriter(req: IncomingMessage): boolean {
+  const value = cookieValue(req.headers.cookie, WRITER_COOKIE);
+  return value !== '' && Number(value) > Date.now();
+}
 
 export class LoadBalancer {
   readonly writers: readonly Target[];
@@ -76,8 +83,11 @@ export class LoadBalancer {
 
   // Picks the target for a request, or null when none is healthy (503).
   // The index moves before it is used, as kamal-proxy's does.
+  // Read requests go to a healthy reader unless the client wrote moments ago
+  // (its kamal-writer cookie is still in the future): then it must read its
+  // own writes from a writer.
   claimTarget(req: IncomingMessage): Target | null {
-    if (this.#healthyReaders.length > 0 && this.#isRead(req)) {
+    if (this.#healthyReaders.length > 0 && this.isRead(req) && !recentWriter(req)) {
       this.#readerIndex = (this.#readerIndex + 1) % this.#healthyReaders.length;
       return this.#healthyReaders[this.#readerIndex]!;
     }
@@ -97,7 +107,11 @@ export class LoadBalancer {
     for (const t of this.targets) t.close();
   }
 
-  #isRead(req: IncomingMessage): boolean {
+  get hasReaders(): boolean {
+    return this.readers.length > 0;
+  }
+
+  isRead(req: IncomingMessage): boolean {
     const m = req.method;
     if (m !== 'GET' && m !== 'HEAD') return false;
     if (this.readersAcceptWebSockets) return true;

@@ -11,6 +11,7 @@ import type { ErrorPages } from '../pages/pages.ts';
 import type { ServiceOptions, ServiceState } from '../service/options.ts';
 import { Service } from '../service/service.ts';
 import { validateServiceOptions } from '../service/validate.ts';
+import { rolloutState } from '../service/rollout-controller.ts';
 import { loadStateFile, saveStateFile } from '../state/state-file.ts';
 import { normalizeHosts, normalizePathPrefixes, ServiceMap } from './service-map.ts';
 import type { RouteMatch } from './service-map.ts';
@@ -87,6 +88,70 @@ export class Router {
     log.info('Removed', { service: name });
   }
 
+  // Holds new requests (up to maxPauseMs each) and lets those in flight
+  // finish; returns once they have (or the drain timeout cut them off).
+  async pause(name: string, drainTimeoutMs: number, maxPauseMs: number): Promise<void> {
+    const service = this.#find(name);
+    service.pause.pause(maxPauseMs);
+    await this.save();
+    log.info('Service paused', { service: name });
+    await this.#drain(service, drainTimeoutMs);
+  }
+
+  async stop(name: string, drainTimeoutMs: number, message: string): Promise<void> {
+    const service = this.#find(name);
+    service.pause.stop(message);
+    await this.save();
+    log.info('Service stopped', { service: name, message });
+    await this.#drain(service, drainTimeoutMs);
+  }
+
+  async resume(name: string): Promise<void> {
+    const service = this.#find(name);
+    service.pause.resume();
+    await this.save();
+    log.info('Service resumed', { service: name });
+  }
+
+  // A second set of targets beside the active ones, for a cookie-based canary.
+  // It uses the service's own options; any previous rollout set is drained.
+  async rolloutDeploy(p: { service: string; targets: string[]; readers: string[]; deployTimeoutMs: number; drainTimeoutMs: number }): Promise<void> {
+    const service = this.#find(p.service);
+    const lb = new LoadBalancer(p.targets, p.readers, service.targetOptions, service.options.readTargetsAcceptWebsockets);
+    log.info('Deploying for rollout', { service: p.service, targets: p.targets });
+    lb.startHealthChecks();
+    if (!(await lb.waitUntilHealthy(p.deployTimeoutMs))) {
+      lb.close();
+      throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
+    }
+    if (this.#services.get(p.service) !== service) {
+      lb.close();
+      throw new ServiceNotFoundError();
+    }
+    const replaced = service.rollout;
+    service.rollout = lb;
+    await this.save();
+    if (replaced !== null) {
+      replaced.stopHealthChecks();
+      await replaced.drain(p.drainTimeoutMs);
+      replaced.close();
+    }
+    log.info('Deployed for rollout', { service: p.service, targets: p.targets });
+  }
+
+  async rolloutSet(name: string, percentage: number, allowlist: string[]): Promise<void> {
+    const service = this.#find(name);
+    if (service.rollout === null) throw new Error('rollout target not set');
+    service.rolloutSplit = rolloutState(percentage, allowlist);
+    await this.save();
+  }
+
+  async rolloutStop(name: string): Promise<void> {
+    const service = this.#find(name);
+    service.rolloutSplit = null;
+    await this.save();
+  }
+
   list(): ListEntry[] {
     return [...this.#services.values()]
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
@@ -95,9 +160,20 @@ export class Router {
         hosts: s.options.hosts,
         paths: s.options.pathPrefixes,
         targets: s.active.targets.map((t) => t.address),
-        state: s.pause.state,
+        state: s.pause.state.state,
         tls: s.options.tlsEnabled,
       }));
+  }
+
+  #find(name: string): Service {
+    const service = this.#services.get(name);
+    if (!service) throw new ServiceNotFoundError();
+    return service;
+  }
+
+  async #drain(service: Service, timeoutMs: number): Promise<void> {
+    await Promise.all([service.active.drain(timeoutMs), service.rollout?.drain(timeoutMs)]);
+    log.info('Service drained', { service: service.name });
   }
 
   async save(): Promise<void> {
@@ -146,8 +222,7 @@ export class Router {
     this.#checkConflicts(state.name, options);
     const errorPages = await loadPages(options.errorPagePath);
     const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
-    const service = new Service(state.name, options, state.targetOptions, active, errorPages);
-    service.pause = state.pause;
+    const service = new Service(state.name, options, state.targetOptions, active, errorPages, state.pause);
     service.rolloutSplit = state.rollout;
     if (state.rolloutTargets.length > 0) {
       service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);

@@ -5,9 +5,10 @@
 //   3. request log     one JSON line when the exchange closes (status 499 if
 //                      the client left first; the upstream is then cancelled)
 //   4. router          host and path lookup; 404 page when nothing matches
-//   5. service         per-service settings, load balancer picks a target
-//                      (503 when none is healthy)
-//   6. target          the upstream exchange (502/504 on failure)
+//   5. service         its own steps, in order, are listed in service.ts:
+//                      TLS check, redirects, pause/stop, balancer (503 when
+//                      no target is healthy), affinity and cookie scoping
+//   6. target          buffering, then the upstream exchange (502/504 on failure)
 //
 // Upgrades (WebSocket) take the same steps with the raw socket instead of a
 // ServerResponse.
@@ -62,8 +63,7 @@ function begin(ctx: RequestContext): void {
 function route(router: Router, ctx: RequestContext, head: Buffer | null): void {
   const match = router.lookup(ctx.req.headers.host, ctx.path);
   if (match === null) return sendError(ctx, 404);
-  if (head === null) match.service.serve(ctx, match.prefix);
-  else match.service.serveUpgrade(ctx, match.prefix, head);
+  match.service.serve(ctx, match.prefix, head);
 }
 
 function onResponseClose(this: ServerResponse): void {

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { RequestContext } from '../http/context.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/headers.ts';
 import { sendError } from '../http/respond.ts';
+import { adjustResponseHeaders } from '../http/response-headers.ts';
 import { log } from '../log/logger.ts';
 import { CLIENT_GONE, DRAINED, statusForError } from './errors.ts';
 import type { Inflight, Target } from './target.ts';
@@ -82,7 +83,8 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
     const ct = headers['content-type'];
     this.#ctx.respContentType = ct === undefined ? '' : String(ct);
     this.#ctx.respHeaders = headers;
-    res.writeHead(statusCode, downstreamResponseHeaders(headers));
+    const out = downstreamResponseHeaders(headers);
+    res.writeHead(statusCode, this.#ctx.adjustResponse ? adjustResponseHeaders(this.#ctx, out) : out);
     if (res.destroyed) controller.abort(new Error('client gone'));
   }
 

@@ -84,6 +84,9 @@ export class Target {
       this.#onIdle = null;
       for (const r of this.inflight) r.cancel(drained());
     }
+    // Back in service: after a pause or stop the same targets serve again
+    // (a replaced target is closed by its owner instead).
+    this.draining = false;
   }
 
   close(): void {

@@ -8,6 +8,7 @@ import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 quietLogs();
 
@@ -196,12 +197,4 @@ function newConnectionGet(port: number, host: string): Promise<{ status: number;
     });
     req.on('error', reject);
   });
-}
-
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }

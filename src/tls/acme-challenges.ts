@@ -1,0 +1,47 @@
+// Answers for the CA's validation requests while an order is in flight.
+// One store may be shared by several AcmeManagers (one per service), so the
+// HTTP port can answer /.well-known/acme-challenge/<token> before routing.
+//   HTTP-01:     GET /.well-known/acme-challenge/<token> -> key authorization
+//   TLS-ALPN-01: handshake with SNI <domain> and ALPN acme-tls/1 -> a
+//                self-signed certificate carrying the key authorization
+import tls from 'node:tls';
+
+export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
+export const ACME_CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
+
+export class ChallengeStore {
+  readonly #http = new Map<string, string>(); // token -> key authorization
+  readonly #alpn = new Map<string, tls.SecureContext>(); // domain -> challenge certificate
+
+  httpResponse(token: string): string | null {
+    return this.#http.get(token) ?? null;
+  }
+
+  alpnContext(domain: string): tls.SecureContext | null {
+    return this.#alpn.get(domain) ?? null;
+  }
+
+  setHttp(token: string, keyAuthorization: string): void {
+    this.#http.set(token, keyAuthorization);
+  }
+
+  deleteHttp(token: string): void {
+    this.#http.delete(token);
+  }
+
+  setAlpn(domain: string, keyPem: string | Buffer, certPem: string | Buffer): void {
+    this.#alpn.set(domain, tls.createSecureContext({ key: keyPem, cert: certPem }));
+  }
+
+  deleteAlpn(domain: string): void {
+    this.#alpn.delete(domain);
+  }
+}
+
+// The token of an HTTP-01 request path, or null when the path is not one.
+export function acmeChallengeToken(urlPath: string): string | null {
+  if (!urlPath.startsWith(ACME_CHALLENGE_PATH_PREFIX)) return null;
+  const token = urlPath.slice(ACME_CHALLENGE_PATH_PREFIX.length).split('?')[0]!;
+  // Tokens are base64url (RFC 8555 §8.3); anything else cannot be ours.
+  return /^[A-Za-z0-9_-]+$/.test(token) ? token : null;
+}

@@ -1,0 +1,212 @@
+// Automatic certificates for a service's hosts, in the way kamal-proxy gets
+// them from Go's autocert: one certificate per host name, fetched lazily on
+// the first handshake that names it, cached on disk, renewed in the
+// background while the current one keeps being served.
+//
+// Per host, at most one load-or-order runs at a time (every concurrent
+// handshake for that name waits on the same promise). A failed order is not
+// retried before an exponentially growing delay has passed (autocert waits a
+// flat minute); handshakes in between fail at once, and other hosts are never
+// held up by it.
+import type tls from 'node:tls';
+import type { Client } from 'acme-client';
+import { log as defaultLog, type Logger } from '../log/logger.ts';
+import { openAcmeClient } from './acme-account.ts';
+import { AcmeCache, LETS_ENCRYPT_PRODUCTION_URL, acmeCacheDir } from './acme-cache.ts';
+import { ChallengeStore } from './acme-challenges.ts';
+import { issueCertificate, type ChallengeFailedError, type ChallengeType } from './acme-issuer.ts';
+import { trustAcmeServerCa } from './acme-trust.ts';
+import { isCertifiableName, normalizeServerName, type CertManager } from './cert-manager.ts';
+import { coversHost, decodeBundle, encodeBundle, parseCertificate, renewalDue, type Certificate } from './certificate.ts';
+
+export interface AcmeManagerOptions {
+  /** Base of the cache (--tls-acme-cache-path); the manager uses <cachePath>/<sha256(directory)>/. */
+  cachePath: string;
+  /** ACME directory; "" or undefined means Let's Encrypt production (kamal-proxy's ACMEDirectory). */
+  directoryUrl?: string;
+  /** May a certificate be ordered for this (normalized) host? Asked only when none is cached. */
+  hostPolicy: (host: string) => boolean | Promise<boolean>;
+  /** Challenge types, most preferred first. Default: TLS-ALPN-01 then HTTP-01, autocert's order. */
+  challengeTypes?: readonly ChallengeType[];
+  /** Renew once this fraction of the certificate's lifetime is left. Default 1/3. */
+  renewBeforeFraction?: number;
+  /** How often a timer looks for certificates due for renewal; 0 disables it. Default 1 h. */
+  renewCheckIntervalMs?: number;
+  /** Delay after the first failed order; it doubles with each further failure. Default 1 min. */
+  retryBaseMs?: number;
+  /** Longest delay between failed orders. Default 1 h. */
+  retryMaxMs?: number;
+  /** First delay when polling the CA for a status. Default 1 s. */
+  pollMinMs?: number;
+  /** PEM CA to trust for the ACME server's own HTTPS (a private CA, pebble in tests). */
+  caPem?: string;
+  /** Where challenge answers are published; share one store to answer for several managers. */
+  challenges?: ChallengeStore;
+  now?: () => Date;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
+}
+
+interface HostState {
+  cert: Certificate | null; // what handshakes get
+  pending: Promise<Certificate | null> | null; // the one load/order/renewal in flight
+  failures: number;
+  retryAtMs: number;
+  lastError: Error | null;
+}
+
+export class AcmeManager implements CertManager {
+  readonly directoryUrl: string;
+  readonly cache: AcmeCache;
+  readonly challenges: ChallengeStore;
+  readonly #opts: AcmeManagerOptions;
+  readonly #hosts = new Map<string, HostState>();
+  readonly #now: () => Date;
+  readonly #log: Pick<Logger, 'info' | 'warn' | 'error'>;
+  readonly #timer: NodeJS.Timeout | null = null;
+  #challengeTypes: ChallengeType[];
+  #client: Promise<Client> | null = null;
+
+  constructor(opts: AcmeManagerOptions) {
+    this.#opts = opts;
+    this.directoryUrl = opts.directoryUrl || LETS_ENCRYPT_PRODUCTION_URL;
+    this.cache = new AcmeCache(acmeCacheDir(opts.cachePath, opts.directoryUrl ?? ''));
+    this.challenges = opts.challenges ?? new ChallengeStore();
+    this.#challengeTypes = [...(opts.challengeTypes ?? ['tls-alpn-01', 'http-01'])];
+    this.#now = opts.now ?? (() => new Date());
+    this.#log = opts.logger ?? defaultLog;
+    if (opts.caPem) trustAcmeServerCa(this.directoryUrl, opts.caPem);
+    const interval = opts.renewCheckIntervalMs ?? 60 * 60 * 1000;
+    if (interval > 0) this.#timer = setInterval(() => void this.checkRenewals(), interval).unref();
+  }
+
+  async getSecureContext(serverName: string): Promise<tls.SecureContext | null> {
+    const host = normalizeServerName(serverName);
+    if (!isCertifiableName(host)) return null;
+    const state = this.#state(host);
+    if (state.cert && coversHost(state.cert, host, this.#now())) {
+      this.#renewIfDue(host, state);
+      return state.cert.context;
+    }
+    state.pending ??= this.#track(state, this.#loadOrOrder(host, state));
+    const cert = await state.pending;
+    if (cert) this.#renewIfDue(host, state);
+    return cert?.context ?? null;
+  }
+
+  /** HTTP-01: the body for GET /.well-known/acme-challenge/<token>, or null (answer 404). */
+  httpChallengeResponse(token: string): string | null {
+    return this.challenges.httpResponse(token);
+  }
+
+  /** TLS-ALPN-01: the context for a handshake offering ALPN acme-tls/1, or null (refuse it). */
+  alpnContext(serverName: string): tls.SecureContext | null {
+    return this.challenges.alpnContext(normalizeServerName(serverName));
+  }
+
+  /** Starts a renewal for every certificate that is due, and waits for all renewals in flight. */
+  async checkRenewals(): Promise<void> {
+    for (const [host, state] of this.#hosts) this.#renewIfDue(host, state);
+    await Promise.allSettled([...this.#hosts.values()].map((s) => s.pending));
+  }
+
+  close(): void {
+    if (this.#timer) clearInterval(this.#timer);
+  }
+
+  #state(host: string): HostState {
+    let state = this.#hosts.get(host);
+    if (!state) {
+      state = { cert: null, pending: null, failures: 0, retryAtMs: 0, lastError: null };
+      this.#hosts.set(host, state);
+    }
+    return state;
+  }
+
+  // Clears `pending` when done, and keeps a background failure from becoming
+  // an unhandled rejection (whoever awaits still sees it).
+  #track(state: HostState, work: Promise<Certificate | null>): Promise<Certificate | null> {
+    const pending = work.finally(() => {
+      if (state.pending === pending) state.pending = null;
+    });
+    pending.catch(() => {});
+    return pending;
+  }
+
+  async #loadOrOrder(host: string, state: HostState): Promise<Certificate | null> {
+    // After a failed order the disk has been looked at already.
+    const cached = state.failures === 0 ? await this.#readCache(host) : null;
+    if (cached) {
+      state.cert = cached;
+      return cached;
+    }
+    // As in autocert, the policy guards new orders only: a cached certificate
+    // is served without asking (which on-demand TLS relies on).
+    if (!(await this.#opts.hostPolicy(host))) return null;
+    return this.#order(host, state);
+  }
+
+  async #readCache(host: string): Promise<Certificate | null> {
+    try {
+      const text = await this.cache.readCertificate(host);
+      const cert = text ? decodeBundle(text) : null;
+      return cert && coversHost(cert, host, this.#now()) ? cert : null;
+    } catch (err) {
+      this.#log.warn('Ignoring unreadable cached certificate', { host, error: (err as Error).message });
+      return null;
+    }
+  }
+
+  #renewIfDue(host: string, state: HostState): void {
+    const now = this.#now();
+    if (!state.cert || state.pending || now.getTime() < state.retryAtMs) return;
+    if (!renewalDue(state.cert, now, this.#opts.renewBeforeFraction ?? 1 / 3)) return;
+    this.#log.info('Renewing certificate', { host, expires: state.cert.notAfter.toISOString() });
+    state.pending = this.#track(state, this.#order(host, state));
+  }
+
+  async #order(host: string, state: HostState): Promise<Certificate> {
+    const now = this.#now().getTime();
+    if (now < state.retryAtMs) {
+      const seconds = Math.ceil((state.retryAtMs - now) / 1000);
+      throw new Error(`no certificate for ${host} yet; retrying in ${seconds}s after: ${state.lastError?.message}`);
+    }
+    try {
+      const client = await this.#acmeClient();
+      const issued = await issueCertificate(client, host, this.#challengeTypes, this.challenges, (e) => this.#demote(e));
+      const cert = parseCertificate(issued.keyPem, issued.chainPem);
+      if (!coversHost(cert, host, this.#now())) throw new Error(`the CA issued a certificate that does not cover ${host}`);
+      state.cert = cert;
+      state.failures = 0;
+      state.retryAtMs = 0;
+      state.lastError = null;
+      this.#log.info('Certificate obtained', { host, challenge: issued.challengeType, expires: cert.notAfter.toISOString() });
+      await this.cache.writeCertificate(host, encodeBundle(cert)).catch((err: Error) => {
+        this.#log.error('Unable to cache certificate', { host, error: err.message });
+      });
+      return cert;
+    } catch (err) {
+      state.failures++;
+      state.lastError = err as Error;
+      const delay = Math.min((this.#opts.retryBaseMs ?? 60_000) * 2 ** (state.failures - 1), this.#opts.retryMaxMs ?? 3_600_000);
+      state.retryAtMs = this.#now().getTime() + delay;
+      this.#log.error('Unable to obtain certificate', { host, error: (err as Error).message, retry_in_ms: delay });
+      throw err;
+    }
+  }
+
+  // A challenge type that failed is tried last from now on: if HTTP-01 could
+  // not reach us on port 80 once, the next order starts with TLS-ALPN-01.
+  #demote(error: ChallengeFailedError): void {
+    this.#log.warn('ACME challenge failed', { error: error.message });
+    this.#challengeTypes = [...this.#challengeTypes.filter((t) => t !== error.challengeType), error.challengeType];
+  }
+
+  #acmeClient(): Promise<Client> {
+    if (!this.#client) {
+      this.#client = openAcmeClient({ directoryUrl: this.directoryUrl, cache: this.cache, pollMinMs: this.#opts.pollMinMs ?? 1000 });
+      // A failed registration (CA unreachable) is retried with the next order.
+      this.#client.catch(() => (this.#client = null));
+    }
+    return this.#client;
+  }
+}

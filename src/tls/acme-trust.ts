@@ -1,0 +1,32 @@
+// Trusting a private ACME server's HTTPS certificate (pebble in tests, a
+// step-ca or similar behind --tls-acme-directory) without touching the rest
+// of the process: no NODE_EXTRA_CA_CERTS, no global agent. acme-client sends
+// every request through one shared axios instance and takes no per-client
+// agent, so a single request interceptor picks an https.Agent by the
+// request's origin; requests to other origins keep Node's default trust.
+import https from 'node:https';
+import { axios as acmeAxios } from 'acme-client';
+
+const agents = new Map<string, https.Agent>();
+let installed = false;
+
+// Trust `caPem` (instead of the public roots) for requests to the origin of
+// `directoryUrl`. RFC 8555 servers keep all their URLs on that origin.
+export function trustAcmeServerCa(directoryUrl: string, caPem: string): void {
+  agents.set(new URL(directoryUrl).origin, new https.Agent({ ca: caPem, keepAlive: true }));
+  if (installed) return;
+  installed = true;
+  acmeAxios.interceptors.request.use((config) => {
+    const agent = config.url ? agents.get(originOf(config.url)) : undefined;
+    if (agent) config.httpsAgent = agent;
+    return config;
+  });
+}
+
+function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,136 @@
+// Real containers for tests that need a Docker Engine: a Kamal-like app from
+// the local image kamal-napper-test:latest (built by test/docker/setup.sh),
+// serving /up from busybox httpd on 127.0.0.1:<port>.
+//
+// Always --network host: tests reach the app on 127.0.0.1, never on a bridge
+// address, and the daemon set up by setup.sh has no bridge at all.
+// Every container made here is tracked; call removeAllDockerApps() from an
+// after() hook so a failing test leaves nothing behind.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './backend.ts';
+
+export const TEST_IMAGE = 'kamal-napper-test:latest';
+const CLI_TIMEOUT_MS = 30_000;
+
+export interface DockerAppOptions {
+  service?: string; // default: a random `knt-<hex>`, so parallel test files never share a service
+  role?: string; // default 'web'
+  destination?: string; // default '' (Kamal sets the label, empty, when there is none)
+  version?: string; // default: random hex, like a git SHA
+  name?: string; // default Kamal's `<service>-<role>[-<destination>]-<version>`
+  port?: number; // default: a free port on 127.0.0.1
+  readyAfterMs?: number; // httpd starts listening only after this delay
+  labels?: Record<string, string>; // extra labels
+  start?: boolean; // default true; false leaves it created but not started (a napping app)
+}
+
+export interface DockerApp {
+  id: string; // full id
+  shortId: string; // 12 hex, as a Kamal target's host part
+  name: string;
+  port: number;
+  service: string;
+  role: string;
+  destination: string;
+  labels: Record<string, string>;
+  url: string; // http://127.0.0.1:<port>
+  remove(): Promise<void>;
+}
+
+const live = new Map<string, DockerApp>();
+
+export function docker(args: string[], timeoutMs = CLI_TIMEOUT_MS): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      'docker',
+      args,
+      { timeout: timeoutMs, env: { ...process.env, DOCKER_HOST: process.env.DOCKER_HOST ?? 'unix:///var/run/docker.sock' } },
+      (error, stdout, stderr) => {
+        if (error) reject(new Error(`docker ${args.join(' ')}: ${stderr.trim() || error.message}`));
+        else resolve(stdout.trim());
+      },
+    );
+  });
+}
+
+export async function startDockerApp(options: DockerAppOptions = {}): Promise<DockerApp> {
+  const service = options.service ?? `knt-${randomBytes(4).toString('hex')}`;
+  const role = options.role ?? 'web';
+  const destination = options.destination ?? '';
+  const version = options.version ?? randomBytes(6).toString('hex');
+  const name = options.name ?? [service, role, destination, version].filter((s) => s !== '').join('-');
+  const port = options.port ?? (await freePort());
+  const labels = { ...options.labels, service, role, destination };
+
+  const www = await mkdtemp(join(tmpdir(), 'knt-www-'));
+  await writeFile(join(www, 'up'), 'OK\n');
+  await writeFile(join(www, 'index.html'), `${name}\n`);
+
+  // sh is PID 1 and traps TERM, so `docker stop` ends the container at once
+  // (a bare httpd as PID 1 ignores SIGTERM and would wait for the SIGKILL).
+  // httpd runs in the background so the trap fires even during the delay.
+  const delay = options.readyAfterMs ? `sleep ${(options.readyAfterMs / 1000).toFixed(3)}; ` : '';
+  const script = `trap 'exit 0' TERM; { ${delay}exec httpd -f -p 127.0.0.1:${port} -h /www; } & wait`;
+  const args = ['--name', name, '--network', 'host', '-v', `${www}:/www:ro`];
+  for (const [k, v] of Object.entries(labels)) args.push('--label', `${k}=${v}`);
+
+  let id: string;
+  try {
+    id = await docker([options.start === false ? 'create' : 'run', ...(options.start === false ? [] : ['-d']), ...args, TEST_IMAGE, 'sh', '-c', script]);
+  } catch (error) {
+    await rm(www, { recursive: true, force: true });
+    throw error;
+  }
+  const app: DockerApp = {
+    id,
+    shortId: id.slice(0, 12),
+    name,
+    port,
+    service,
+    role,
+    destination,
+    labels,
+    url: `http://127.0.0.1:${port}`,
+    remove: async () => {
+      live.delete(id);
+      try {
+        await docker(['rm', '-f', id]);
+      } catch (error) {
+        if (!/No such container/i.test(String(error))) throw error;
+      } finally {
+        await rm(www, { recursive: true, force: true });
+      }
+    },
+  };
+  live.set(id, app);
+  return app;
+}
+
+// Removes every container this process made and has not removed yet.
+export async function removeAllDockerApps(): Promise<void> {
+  const results = await Promise.allSettled([...live.values()].map((app) => app.remove()));
+  const failed = results.find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
+// Polls GET /up on 127.0.0.1 until it answers 200 or the deadline passes.
+export async function waitForUp(app: DockerApp, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = '';
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`${app.url}/up`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      last = `status ${res.status}`;
+    } catch (error) {
+      last = String(error);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`${app.name} did not answer ${app.url}/up within ${timeoutMs} ms (${last})`);
+}

@@ -52,3 +52,39 @@ export const SHUTDOWN_TIMEOUT_MS = 10_000;
 // Files
 export const STATE_FILE_NAME = 'kamal-proxy.state';
 export const SOCKET_FILE_NAME = 'kamal-proxy.sock';
+
+// Napping. The config-file keys are the original Kamal Napper's (seconds).
+export const DEFAULT_NAP_IDLE_TIMEOUT_MS = 900_000; // idle_timeout
+export const DEFAULT_NAP_POLL_INTERVAL_MS = 10_000; // poll_interval: how often we reconcile with the runtime
+export const DEFAULT_NAP_WAKE_TIMEOUT_MS = 60_000; // startup_timeout, --wake-timeout
+export const DEFAULT_NAP_MAX_RETRIES = 3; // max_retries: runtime start attempts after the first
+// Readiness is the service's own health check, probed this often during a
+// wake, so the first byte follows the app's readiness within tens of ms.
+export const NAP_PROBE_INTERVAL_MS = 25;
+export const NAP_RETRY_BACKOFF_BASE_MS = 250; // 250, 500, 1000 ms between start attempts
+export const NAP_RETRY_AFTER_SECONDS = 1; // Retry-After on the waiting page and on a failed wake
+export const NAP_CONFIG_FILE = 'config/kamal_napper.yml';
+export const NAP_EVENTS_PATH = '/.kamal-napper/events'; // the waiting page's live progress (SSE)
+// Monitors and bots neither wake an app nor keep it awake. Matched as
+// case-insensitive substrings of User-Agent; narrower than the original
+// Napper's (which also caught "check" and "monitor" in real API clients).
+export const DEFAULT_NAP_IGNORE_USER_AGENTS = [
+  'UptimeRobot',
+  'Pingdom',
+  'StatusCake',
+  'BetterUptime',
+  'Better Uptime',
+  'Site24x7',
+  'Uptime-Kuma',
+  'HetrixTools',
+  'Googlebot',
+  'bingbot',
+  'AhrefsBot',
+  'SemrushBot',
+  'YandexBot',
+  'DuckDuckBot',
+  'Baiduspider',
+  'GPTBot',
+  'ClaudeBot',
+  'facebookexternalhit',
+];

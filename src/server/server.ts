@@ -11,6 +11,7 @@ import {
 } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
 import { statusText } from '../pages/pages.ts';
+import { sendError } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
 import { ProxyError } from '../target/errors.ts';
 import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
@@ -90,8 +91,8 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
   const ctx = contextForSocket(socket);
   if (ctx !== undefined && ctx.res !== null && !ctx.res.headersSent) {
-    if (ctx.upstream !== null) ctx.upstream.cancel(new ProxyError('HPE_INVALID_CHUNK_SIZE', err.message));
-    else ctx.res.destroy();
+    sendError(ctx, 400); // with Connection: close: the framing is lost
+    ctx.upstream?.cancel(new ProxyError('KN_BAD_REQUEST', err.message));
     return;
   }
   if (code === 'ECONNRESET' || !socket.writable || (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent) {

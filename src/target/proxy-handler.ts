@@ -1,10 +1,19 @@
 // One proxied request, as an undici dispatch handler: the cheapest way through
-// undici (no intermediate streams), with back-pressure both ways. The client's
-// request stream is handed to undici as the body; the response is written
-// straight into Node's ServerResponse as it arrives, so SSE and other streams
-// are flushed chunk by chunk.
+// undici (no intermediate streams), with back-pressure both ways. Without
+// buffering, the client's request stream is the upstream body and the
+// response is written into Node's ServerResponse chunk by chunk (SSE and other
+// streams are flushed as they arrive).
+//
+// With --buffer-requests the whole body is read first (memory, then a temp
+// file), so a slow client never ties up an app worker; over
+// --max-request-body it is 413. With --buffer-responses a response with a
+// known length is collected before the client sees it (over
+// --max-response-body: 500). Event streams and chunked (unknown-length)
+// responses always stream, as in kamal-proxy.
 import type { Dispatcher } from 'undici';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { BODY_TOO_LARGE, bufferStream, SpillBuffer } from '../buffer/spill-buffer.ts';
 import type { RequestContext } from '../http/context.ts';
 import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/headers.ts';
 import { sendError } from '../http/respond.ts';
@@ -14,6 +23,7 @@ import { CLIENT_GONE, DRAINED, statusForError } from './errors.ts';
 import type { Inflight, Target } from './target.ts';
 
 type Controller = Dispatcher.DispatchController;
+type Headers = Record<string, string | string[] | undefined>;
 
 export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
   readonly upgraded = false;
@@ -24,6 +34,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
   #cancelled: Error | null = null;
   #done = false;
   #resume: (() => void) | null = null;
+  #requestBuffer: SpillBuffer | null = null;
+  #responseBuffer: SpillBuffer | null = null;
+  #status = 0;
+  #headers: string[] | null = null;
 
   constructor(target: Target, ctx: RequestContext, path: string) {
     this.#target = target;
@@ -33,11 +47,36 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
 
   start(): void {
     const ctx = this.#ctx;
+    const h = ctx.req.headers;
+    ctx.target = this.#target.address;
+    ctx.upstream = this;
+    this.#target.track(this);
+    const cl = h['content-length'];
+    const hasBody = cl !== undefined ? cl !== '0' : h['transfer-encoding'] !== undefined;
+    if (hasBody && this.#target.options.bufferRequests) void this.#bufferThenDispatch();
+    else this.#dispatch(hasBody ? ctx.req : null, -1);
+  }
+
+  async #bufferThenDispatch(): Promise<void> {
+    const o = this.#target.options;
+    try {
+      this.#requestBuffer = await bufferStream(this.#ctx.req, { maxMemoryBytes: o.maxMemoryBufferBytes, maxBytes: o.maxRequestBodyBytes });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      // The rest of the body was never read: the connection cannot be reused.
+      this.#ctx.res!.shouldKeepAlive = false;
+      this.onResponseError(null, code === BODY_TOO_LARGE ? withStatus(err as Error, 413) : (err as Error));
+      return;
+    }
+    if (this.#cancelled !== null) return this.onResponseError(null, this.#cancelled);
+    this.#dispatch(this.#requestBuffer.reader(), this.#requestBuffer.size);
+  }
+
+  // contentLength >= 0 replaces the client's framing (a buffered body's size is known).
+  #dispatch(body: Readable | null, contentLength: number): void {
+    const ctx = this.#ctx;
     const req = ctx.req;
     const target = this.#target;
-    ctx.target = target.address;
-    ctx.upstream = this;
-    target.track(this);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       forwardHeaders: target.options.forwardHeaders,
       clientIp: (ctx.socket as Socket).remoteAddress ?? '',
@@ -46,16 +85,14 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
       requestStart: ctx.requestStart,
       target: target.address,
     });
-    const h = req.headers;
-    const cl = h['content-length'];
-    const hasBody = cl !== undefined ? cl !== '0' : h['transfer-encoding'] !== undefined;
+    if (contentLength >= 0) setContentLength(headers, contentLength);
     try {
       target.pool.dispatch(
         {
           path: this.#path + ctx.search, // the raw query, byte for byte
           method: req.method!,
           headers,
-          body: hasBody ? req : null,
+          body,
           headersTimeout: target.options.responseTimeoutMs,
           bodyTimeout: 0,
         },
@@ -77,18 +114,39 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
     if (this.#cancelled !== null) controller.abort(this.#cancelled);
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Record<string, string | string[] | undefined>): void {
-    const res = this.#ctx.res!;
+  onResponseStart(controller: Controller, statusCode: number, headers: Headers): void {
     if (statusCode < 200) return; // 1xx interim responses are not relayed
+    const ctx = this.#ctx;
     const ct = headers['content-type'];
-    this.#ctx.respContentType = ct === undefined ? '' : String(ct);
-    this.#ctx.respHeaders = headers;
-    const out = downstreamResponseHeaders(headers);
-    res.writeHead(statusCode, this.#ctx.adjustResponse ? adjustResponseHeaders(this.#ctx, out) : out);
+    ctx.respContentType = ct === undefined ? '' : String(ct);
+    ctx.respHeaders = headers;
+    let out = downstreamResponseHeaders(headers);
+    if (ctx.adjustResponse) out = adjustResponseHeaders(ctx, out);
+    const o = this.#target.options;
+    if (o.bufferResponses && headers['content-length'] !== undefined && !ctx.respContentType.startsWith('text/event-stream')) {
+      if (o.maxResponseBodyBytes > 0 && Number(headers['content-length']) > o.maxResponseBodyBytes) {
+        controller.abort(withStatus(new Error('response body too large'), 500));
+        return;
+      }
+      this.#status = statusCode;
+      this.#headers = out;
+      this.#responseBuffer = new SpillBuffer({ maxMemoryBytes: o.maxMemoryBufferBytes, maxBytes: o.maxResponseBodyBytes });
+      return;
+    }
+    const res = ctx.res!;
+    res.writeHead(statusCode, out);
     if (res.destroyed) controller.abort(new Error('client gone'));
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#responseBuffer !== null) {
+      controller.pause();
+      this.#responseBuffer.write(chunk).then(
+        () => controller.resume(),
+        (err: Error) => controller.abort(withStatus(err, 500)),
+      );
+      return;
+    }
     this.#ctx.respBytes += chunk.length;
     if (!this.#ctx.res!.write(chunk)) {
       controller.pause();
@@ -98,21 +156,44 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
   }
 
   onResponseEnd(): void {
-    this.#finish();
-    this.#ctx.res!.end();
+    const res = this.#ctx.res!;
+    const buffer = this.#responseBuffer;
+    if (buffer === null) {
+      this.#finish();
+      res.end();
+      return;
+    }
+    // The upstream is done and its connection free; now feed the client at its own pace.
+    this.#ctx.respBytes = buffer.size;
+    res.writeHead(this.#status, this.#headers!);
+    const reader = buffer.reader();
+    reader.pipe(res);
+    reader.once('error', () => res.destroy());
+    res.once('close', () => {
+      this.#finish();
+      void buffer.dispose();
+    });
   }
 
   onResponseError(_controller: Controller | null, err: Error): void {
     this.#finish();
+    if (this.#responseBuffer !== null) void this.#responseBuffer.dispose();
     const ctx = this.#ctx;
+    const res = ctx.res!;
     const code = (err as { code?: string }).code;
     if (code === CLIENT_GONE || ctx.status === 499) {
       ctx.status = 499;
       return;
     }
-    const status = statusForError(err);
+    if (res.headersSent) {
+      // Mid-response the only honest signal left is to cut the connection; a
+      // response already complete (the parser's 400) is left alone.
+      if (!res.writableEnded) res.destroy();
+      return;
+    }
+    const status = (err as { status?: number }).status ?? statusForError(err);
     if (code === DRAINED) log.info('Request cancelled due to draining', { target: this.#target.address, path: ctx.path });
-    else log.info('Error while proxying', { target: this.#target.address, path: ctx.path, error: err.message });
+    else if (status >= 500) log.info('Error while proxying', { target: this.#target.address, path: ctx.path, error: err.message });
     sendError(ctx, status);
   }
 
@@ -121,5 +202,20 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
     this.#done = true;
     this.#ctx.upstream = null;
     this.#target.untrack(this);
+    if (this.#requestBuffer !== null) void this.#requestBuffer.dispose();
   }
+}
+
+function withStatus(err: Error, status: number): Error {
+  return Object.assign(err, { status });
+}
+
+function setContentLength(headers: string[], length: number): void {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() === 'content-length') {
+      headers.splice(i, 2);
+      i -= 2;
+    }
+  }
+  headers.push('Content-Length', String(length));
 }

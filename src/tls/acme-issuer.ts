@@ -6,6 +6,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { crypto as acmeCrypto, type Authorization, type Client } from 'acme-client';
 import type { ChallengeStore } from './acme-challenges.ts';
+import { createAlpnChallengeCertificate } from './alpn-certificate.ts';
 
 export type ChallengeType = 'http-01' | 'tls-alpn-01';
 
@@ -39,7 +40,7 @@ export async function issueCertificate(
   challenges: ChallengeStore,
   onChallengeFailed: (error: ChallengeFailedError) => void = () => {},
 ): Promise<Issued> {
-  // acme-client's CSR and TLS-ALPN helpers read PKCS#8 only; the cache gets SEC1.
+  // acme-client's CSR helper reads PKCS#8 only; the cache gets SEC1.
   const keyPkcs8 = await acmeCrypto.createPrivateEcdsaKey('P-256');
   const [, csr] = await acmeCrypto.createCsr({ commonName: domain }, keyPkcs8);
   const failures: ChallengeFailedError[] = [];
@@ -76,8 +77,8 @@ async function validate(client: Client, authz: Authorization, type: ChallengeTyp
     if (type === 'http-01') {
       store.setHttp(challenge.token, keyAuthorization);
     } else {
-      const [key, cert] = await acmeCrypto.createAlpnCertificate(authz, keyAuthorization, await acmeCrypto.createPrivateEcdsaKey('P-256'));
-      store.setAlpn(domain, key, cert);
+      const { keyPem, certPem } = await createAlpnChallengeCertificate(domain, keyAuthorization);
+      store.setAlpn(domain, keyPem, certPem);
     }
     await client.completeChallenge(challenge as never);
     completed = true;

@@ -4,6 +4,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage } from 'node:http';
+import { connect, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -289,6 +291,58 @@ describe('bufferStream errors', () => {
     assert.equal(source.listenerCount('data'), 0);
     assert.deepEqual(await spillFiles(), []);
     source.destroy();
+  });
+});
+
+describe('bufferStream on a real request', () => {
+  // A node:http server on 127.0.0.1 whose handler hands the request to bufferStream.
+  async function withServer(run: (port: number, outcome: Promise<SpillBuffer | Error>) => Promise<void>): Promise<void> {
+    let settle!: (v: SpillBuffer | Error) => void;
+    const outcome = new Promise<SpillBuffer | Error>((r) => (settle = r));
+    const server = createServer((req: IncomingMessage, res) => {
+      bufferStream(req, { maxBytes: 0, maxMemoryBytes: 1024, tmpDir: dir }).then(settle, settle);
+      res.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      await run((server.address() as AddressInfo).port, outcome);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  }
+
+  it('buffers a chunked upload in full', async () => {
+    await withServer(async (port, outcome) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      const body = Buffer.alloc(100_000, 'x');
+      socket.write('POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n');
+      socket.write(`${body.length.toString(16)}\r\n`);
+      socket.write(body);
+      socket.write('\r\n0\r\n\r\n');
+      const buffer = await outcome;
+      assert.ok(buffer instanceof SpillBuffer);
+      assert.equal(buffer.size, body.length);
+      assert.equal(buffer.spilled, true);
+      assert.ok((await readAll(buffer.reader())).equals(body));
+      await buffer.dispose();
+      socket.destroy();
+    });
+  });
+
+  it('rejects with ECONNRESET when the client goes away mid-body, leaving no temp file', async () => {
+    await withServer(async (port, outcome) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write('POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n');
+      socket.write(Buffer.alloc(50_000, 'y'));
+      setTimeout(() => socket.destroy(), 50);
+      const err = await outcome;
+      assert.ok(err instanceof Error);
+      assert.equal((err as NodeJS.ErrnoException).code, 'ECONNRESET');
+      assert.deepEqual(await spillFiles(), []);
+    });
   });
 });
 

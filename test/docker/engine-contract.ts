@@ -22,14 +22,10 @@ export interface EngineSubject {
   cleanup(): Promise<void>;
 }
 
-export interface ContractOptions {
-  skip?: string; // a reason to skip the whole suite
-}
-
 const WAIT_MS = 10_000;
 
-export function engineContract(label: string, makeSubject: () => Promise<EngineSubject>, options: ContractOptions = {}): void {
-  describe(`DockerEngine contract (${label})`, { skip: options.skip }, () => {
+export function engineContract(label: string, makeSubject: () => Promise<EngineSubject>): void {
+  describe(`DockerEngine contract (${label})`, () => {
     let subject: EngineSubject;
     let engine: DockerEngine;
     // Random names so runs (and other tests on the same daemon) never collide.

@@ -140,20 +140,22 @@ export interface Fetched {
 // GET / over HTTP/1.1 (node:https, ALPN http/1.1) for `host` on 127.0.0.1,
 // accepting only a certificate that chains to `rootPem` and names `host`.
 export function fetchHttp1(port: number, host: string, rootPem: string): Promise<Fetched> {
+  const options: https.RequestOptions & tls.ConnectionOptions = {
+    host: '127.0.0.1',
+    port,
+    servername: host,
+    headers: { host },
+    ca: rootPem,
+    ALPNProtocols: ['http/1.1'],
+    agent: false,
+  };
   return new Promise((resolve, reject) => {
-    const req = https.get(
-      { host: '127.0.0.1', port, servername: host, headers: { host }, ca: rootPem, ALPNProtocols: ['http/1.1'], agent: false },
-      (res) => {
-        const socket = res.socket as tls.TLSSocket;
-        const cert = socket.getPeerCertificate();
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () =>
-          resolve({ body, protocol: String(socket.alpnProtocol), serial: cert.serialNumber, subjectAltName: cert.subjectaltname ?? '', issuer: cert.issuer.CN ?? '' }),
-        );
-      },
-    );
+    const req = https.get(options, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(describe(res.socket as tls.TLSSocket, body)));
+    });
     req.on('error', reject);
   });
 }
@@ -169,12 +171,21 @@ export function fetchHttp2(port: number, host: string, rootPem: string): Promise
     req.setEncoding('utf8');
     req.on('data', (c: string) => (body += c));
     req.on('end', () => {
-      const socket = client.socket as tls.TLSSocket;
-      const cert = socket.getPeerCertificate();
-      resolve({ body, protocol: String(socket.alpnProtocol), serial: cert.serialNumber, subjectAltName: cert.subjectaltname ?? '', issuer: cert.issuer.CN ?? '' });
+      resolve(describe(client.socket as tls.TLSSocket, body));
       client.close();
     });
   });
+}
+
+function describe(socket: tls.TLSSocket, body: string): Fetched {
+  const cert = socket.getPeerCertificate();
+  return {
+    body,
+    protocol: String(socket.alpnProtocol),
+    serial: cert.serialNumber,
+    subjectAltName: cert.subjectaltname ?? '',
+    issuer: String(cert.issuer.CN),
+  };
 }
 
 // A promise with its resolve function, for holding a step until the test lets it go.

@@ -28,7 +28,8 @@ daemon_answers() { timeout 5 docker version >/dev/null 2>&1; }
 # --- 1. packages -------------------------------------------------------------
 need=()
 command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
-[ -x /bin/busybox ] && ldd /bin/busybox 2>&1 | grep -q 'not a dynamic' || need+=(busybox-static)
+# The image has no libc, so it needs the static busybox, not Debian's dynamic one.
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'install ok installed' || need+=(busybox-static)
 if [ ${#need[@]} -gt 0 ]; then
   # Refresh the package lists only when apt does not know a package (a fresh
   # machine), or when an install from the existing lists fails (stale mirrors).

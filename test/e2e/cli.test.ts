@@ -101,4 +101,29 @@ describe('CLI against a running proxy', () => {
     assert.match(d.stdout, /--target strings/);
     assert.match(d.stdout, /--deploy-timeout duration\s+.*\(default 30s\)/);
   });
+  test("Kamal's maintenance lines (stop, resume) and the pause and rollout commands", async () => {
+    assert.equal((await kamal(`kamal-proxy deploy maint-web --target="${app.address}" --host="maint.example.com"`)).code, 0);
+    const stopped = await kamal('kamal-proxy stop maint-web --drain-timeout="30s" --message="Down for maintenance, back at 5pm"');
+    assert.deepEqual([stopped.code, stopped.stderr], [0, '']);
+    const page = await request(proxy.url('/'), { headers: { host: 'maint.example.com' } });
+    assert.equal(page.statusCode, 503);
+    assert.match(await page.body.text(), /back at 5pm/);
+    assert.match((await kamal('kamal-proxy list')).stdout, /stopped/);
+    assert.equal((await kamal('kamal-proxy resume maint-web')).code, 0);
+    const live = await request(proxy.url('/'), { headers: { host: 'maint.example.com' } });
+    assert.equal(await live.body.text(), 'app');
+
+    assert.equal((await kamal('kamal-proxy pause maint-web --drain-timeout=1s --max-pause=100ms')).code, 0);
+    assert.equal((await request(proxy.url('/'), { headers: { host: 'maint.example.com' } })).statusCode, 504);
+    assert.equal((await kamal('kamal-proxy resume maint-web')).code, 0);
+
+    const noRollout = await kamal('kamal-proxy rollout set maint-web --percent=10');
+    assert.deepEqual([noRollout.code, noRollout.stderr], [1, 'Error: rollout target not set\n']);
+    assert.equal((await kamal(`kamal-proxy rollout deploy maint-web --target=${app.address}`)).code, 0);
+    assert.equal((await kamal('kamal-proxy rollout set maint-web --percent=10 --list=a,b')).code, 0);
+    assert.equal((await kamal('kamal-proxy rollout stop maint-web')).code, 0);
+    const missing = await kamal('kamal-proxy rollout set maint-web');
+    assert.deepEqual([missing.code, missing.stderr], [1, 'Error: at least one of the flags in the group [percent list] is required\n']);
+    assert.equal((await kamal('kamal-proxy remove maint-web')).code, 0);
+  });
 });

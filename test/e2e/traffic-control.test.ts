@@ -216,4 +216,57 @@ describe('traffic control', () => {
     assert.deepEqual(r.headers['set-cookie'], ['session=1; Path=/api', 'other=2; Domain=elsewhere.com; Path=/']);
     await api.close();
   });
+  test('writer affinity: timeouts under a second still set the cookie; 0 turns it off; X-Kamal-Target names the target', async () => {
+    const seen: string[] = [];
+    const route = (req: import('node:http').IncomingMessage) => void seen.push(String(req.headers['x-kamal-target']));
+    const w = await startBackend('w', { route });
+    const r = await startBackend('r', { route });
+    await proxy.router.deploy(
+      deployParams('aff', [w.address], { readers: [r.address], options: { hosts: ['aff.example.com'], writerAffinityTimeoutMs: 400 } }),
+    );
+    const write = await get('aff.example.com', '/', {}, 'PUT');
+    assert.match(String(write.headers['set-cookie']), /^kamal-writer=\d+;/);
+    await get('aff.example.com', '/', { 'x-kamal-target': 'spoofed' });
+    assert.deepEqual(seen, [w.address, r.address], 'X-Kamal-Target is the chosen target, an incoming value replaced');
+    await proxy.router.deploy(
+      deployParams('aff', [w.address], { readers: [r.address], options: { hosts: ['aff.example.com'], writerAffinityTimeoutMs: 0 } }),
+    );
+    assert.equal((await get('aff.example.com', '/', {}, 'PATCH')).headers['set-cookie'], undefined);
+    await Promise.all([w.close(), r.close()]);
+  });
+
+  test('with forward-headers an incoming X-Kamal-Target is kept and extended', async () => {
+    let value = '';
+    const b = await startBackend('fh', { route: (req) => void (value = String(req.headers['x-kamal-target'])) });
+    await proxy.router.deploy(deployParams('fh', [b.address], { options: { hosts: ['fh.example.com'] }, target: { forwardHeaders: true } }));
+    await get('fh.example.com', '/', { 'x-kamal-target': 'edge:1' });
+    assert.equal(value, `edge:1, ${b.address}`);
+    await b.close();
+  });
+
+  test('error responses from the app pass through untouched', async () => {
+    const failing = await startBackend('failing', {
+      route: (req, res) => (res.writeHead(503, { 'Content-Type': 'text/plain' }).end('app says no'), true),
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'kn-pages-'));
+    writeFileSync(join(dir, '503.html'), 'custom 503');
+    await proxy.router.deploy(deployParams('fail', [failing.address], { options: { hosts: ['fail.example.com'], errorPagePath: dir } }));
+    const r = await get('fail.example.com');
+    assert.deepEqual([r.status, r.headers['content-type'], r.body], [503, 'text/plain', 'app says no']);
+    await failing.close();
+  });
+
+  test('custom pages win per status; missing ones fall back to the built-in page with the message', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kn-pages-'));
+    writeFileSync(join(dir, '504.html'), '<p>custom timeout</p>');
+    await proxy.router.deploy(deployParams('mixed', [app.address], { options: { hosts: ['mixed.example.com'], errorPagePath: dir } }));
+    await proxy.router.pause('mixed', 1_000, 50);
+    assert.equal((await get('mixed.example.com')).body, '<p>custom timeout</p>');
+    await proxy.router.stop('mixed', 1_000, 'see you soon');
+    const stopped = await get('mixed.example.com');
+    assert.equal(stopped.status, 503);
+    assert.match(stopped.body, /Service Temporarily Unavailable/);
+    assert.match(stopped.body, /see you soon/);
+    await proxy.router.resume('mixed');
+  });
 });

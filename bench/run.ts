@@ -19,9 +19,12 @@ const USAGE = `Usage: npm run bench -- [--rounds N] [--duration SECONDS] [--quic
   --duration SECONDS  length of each measured wrk run (default 10)
   --quick             smoke check: 1 round of 3 s runs
   --no-nginx          use the Node backend and skip the nginx reference proxy,
-                      as on a machine without nginx`;
+                      as on a machine without nginx
+  --proxy-node-options=OPTS
+                      NODE_OPTIONS for the kamal-napper process only, e.g.
+                      --proxy-node-options=--max-semi-space-size=2`;
 
-type Options = { rounds: number; duration: number; nginx: boolean };
+type Options = { rounds: number; duration: number; nginx: boolean; proxyNodeOptions: string };
 
 function options(): Options {
   const { values } = parseArgs({
@@ -30,6 +33,7 @@ function options(): Options {
       duration: { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-nginx': { type: 'boolean', default: false },
+      'proxy-node-options': { type: 'string', default: '' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -48,6 +52,7 @@ function options(): Options {
     rounds: int(values.rounds, values.quick ? 1 : 3, 'rounds'),
     duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
     nginx: !values['no-nginx'],
+    proxyNodeOptions: values['proxy-node-options'].trim(),
   };
 }
 
@@ -70,7 +75,8 @@ async function main(): Promise<void> {
   const load = loadavg();
   const dir = makeTempDir();
   const backend = await startBackend(dir, tools.nginx);
-  const napper = await startNapper(dir, backend);
+  const napper = await startNapper(dir, backend, opts.proxyNodeOptions);
+  if (opts.proxyNodeOptions) console.log(`kamal-napper NODE_OPTIONS=${opts.proxyNodeOptions}`);
   const direct: Target = { name: `direct (${backend.kind})`, port: backend.port };
   const targets: Target[] = [direct, napper];
   if (tools.nginx) targets.push(await startNginxProxy(dir, tools.nginx, backend));

@@ -23,11 +23,14 @@ const DEPLOY_FLAGS = [
   '--deploy-timeout=10s',
 ];
 
-export async function startNapper(dir: string, backend: Backend): Promise<Napper> {
+// nodeOptions: NODE_OPTIONS for the proxy process (not the deploy CLI), e.g.
+// GC settings to compare; '' leaves the environment's NODE_OPTIONS as it is.
+export async function startNapper(dir: string, backend: Backend, nodeOptions = ''): Promise<Napper> {
   const home = join(dir, 'napper-home');
   mkdirSync(home);
   // HOME keeps the state file out of the real home; the socket is ours alone.
   const env = { ...process.env, HOME: home, KAMAL_PROXY_SOCKET: join(dir, 'napper.sock') };
+  const runEnv = nodeOptions === '' ? env : { ...env, NODE_OPTIONS: nodeOptions };
   const [port, httpsPort] = [await freePort(), await freePort()];
   // The request log goes to a real file: writing it is part of the cost measured.
   const logFile = join(dir, 'napper-requests.log');
@@ -37,7 +40,7 @@ export async function startNapper(dir: string, backend: Backend): Promise<Napper
   const bin = join(ROOT, 'bin', 'kamal-proxy');
   let child: Child;
   try {
-    child = start('kamal-napper', bin, ['run', `--http-port=${port}`, `--https-port=${httpsPort}`], { env, stdout: out, stderr: err });
+    child = start('kamal-napper', bin, ['run', `--http-port=${port}`, `--https-port=${httpsPort}`], { env: runEnv, stdout: out, stderr: err });
   } finally {
     closeSync(out);
     closeSync(err);

@@ -10,9 +10,14 @@ import { pauseCommand, resumeCommand, stopCommand } from './maintenance.ts';
 import { removeCommand } from './remove.ts';
 import { rolloutCommands } from './rollout.ts';
 import { runCommand } from './run.ts';
+import { napCommand, statusCommand, stopAllCommand, wakeCommand } from './napping.ts';
 
 const PROGRAM = 'kamal-proxy';
-const COMMANDS: Command[] = [deployCommand, listCommand, pauseCommand, removeCommand, resumeCommand, runCommand, stopCommand];
+const COMMANDS: Command[] = [
+  deployCommand, listCommand, pauseCommand, removeCommand, resumeCommand, runCommand, stopCommand,
+  // kamal-napper's own
+  napCommand, statusCommand, stopAllCommand, wakeCommand,
+];
 // `rollout` is a group, as in kamal-proxy: `kamal-proxy rollout deploy|set|stop`.
 const GROUPS: Record<string, Command[]> = { rollout: rolloutCommands };
 const HELP_FLAG: FlagSpec = { name: 'help', shorthand: 'h', type: 'bool', default: false, usage: 'help' };

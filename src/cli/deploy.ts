@@ -48,7 +48,15 @@ export const deployFlags: FlagSpec[] = [
   { name: 'forward-headers', type: 'bool', default: false, usage: 'Forward X-Forwarded headers to target (default false if TLS enabled; otherwise true)' },
   { name: 'client-ip-header', type: 'string', default: '', usage: 'Header to read the client IP from (replaces X-Forwarded-For)' },
   { name: 'scope-cookie-paths', type: 'bool', default: false, usage: 'Scope cookie paths to the path prefix' },
+  // Napping (kamal-napper's own): any of these turns it on for the service.
+  { name: 'idle-timeout', type: 'duration', default: 0, usage: 'Stop the app after this long without requests (0: never; default: the napping config, 15m)' },
+  { name: 'wake-timeout', type: 'duration', default: d.DEFAULT_NAP_WAKE_TIMEOUT_MS, usage: 'Longest wait for a napping app to start and become healthy' },
+  { name: 'nap-container', type: 'string', default: '', usage: "Container to stop and start (default: each target's host, a container ID under Kamal)" },
+  { name: 'nap-command', type: 'string', default: '', usage: 'Shell command that runs the app as a local process (stopped with SIGTERM)' },
+  { name: 'nap-group', type: 'bool', default: false, usage: "Also stop and start the other roles' containers of the same Kamal service and destination" },
 ];
+
+const NAP_FLAGS = ['idle-timeout', 'wake-timeout', 'nap-container', 'nap-command', 'nap-group'];
 
 export function buildDeployParams(service: string, f: ParsedFlags, env: NodeJS.ProcessEnv = process.env): DeployParams {
   const v = f.values;
@@ -112,6 +120,10 @@ export function buildDeployParams(service: string, f: ParsedFlags, env: NodeJS.P
     scopeCookiePaths: v['scope-cookie-paths'] as boolean,
   };
   validateServiceOptions(serviceOptions);
+  const naps = NAP_FLAGS.some((name) => given.has(name));
+  if (naps && v['nap-command'] !== '' && v['nap-container'] !== '') {
+    throw new UsageError('--nap-command and --nap-container are mutually exclusive: an app is a process or a container');
+  }
   return {
     service,
     targets: v.target as string[],
@@ -121,6 +133,15 @@ export function buildDeployParams(service: string, f: ParsedFlags, env: NodeJS.P
     force: v.force as boolean,
     serviceOptions,
     targetOptions,
+    nap: naps
+      ? {
+          idleTimeoutMs: given.has('idle-timeout') ? (v['idle-timeout'] as number) : null,
+          wakeTimeoutMs: given.has('wake-timeout') ? (v['wake-timeout'] as number) : null,
+          container: v['nap-container'] as string,
+          command: v['nap-command'] as string,
+          group: v['nap-group'] as boolean,
+        }
+      : null,
   };
 }
 

@@ -14,6 +14,8 @@ export function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
     { name: 'https-port', type: 'int', default: envInt('HTTPS_PORT', d.DEFAULT_HTTPS_PORT, env), usage: 'Port to serve HTTPS traffic on' },
     { name: 'metrics-port', type: 'int', default: envInt('METRICS_PORT', d.DEFAULT_METRICS_PORT, env), usage: 'Publish metrics on the specified port (default zero to disable)' },
     { name: 'http3', type: 'bool', default: false, usage: 'Enable HTTP/3' },
+    // Napping containers needs the Docker Engine API; access is opt-in.
+    { name: 'docker', type: 'bool', default: ['1', 'true'].includes(env.KAMAL_NAPPER_DOCKER ?? ''), usage: 'Allow napping services to start and stop their Docker containers (needs /var/run/docker.sock or DOCKER_HOST; env KAMAL_NAPPER_DOCKER=1)' },
   ];
 }
 
@@ -28,6 +30,7 @@ export const runCommand: Command = {
     const proxy = await startProxy({
       httpPort: f.values['http-port'] as number,
       httpsPort: f.values['https-port'] as number,
+      docker: f.values.docker as boolean,
     });
     await new Promise<void>((resolve) => {
       const stop = () => {

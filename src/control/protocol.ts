@@ -3,6 +3,15 @@
 // with gob here; Kamal only ever drives the CLI, so the wire format is ours.)
 import type { ServiceOptions, TargetOptions } from '../service/options.ts';
 
+// Nap flags as given: null means "not given, use the proxy's napping config".
+export interface NapRequest {
+  idleTimeoutMs: number | null;
+  wakeTimeoutMs: number | null;
+  container: string;
+  command: string;
+  group: boolean;
+}
+
 export interface DeployParams {
   service: string;
   targets: string[];
@@ -12,6 +21,7 @@ export interface DeployParams {
   force: boolean;
   serviceOptions: ServiceOptions;
   targetOptions: TargetOptions;
+  nap?: NapRequest | null; // absent or null: the service does not nap
 }
 
 export interface ServiceParams {
@@ -25,6 +35,17 @@ export interface ListEntry {
   targets: string[];
   state: string;
   tls: boolean;
+  nap: string; // the nap state, "" when the service does not nap
+}
+
+export interface NapStatusEntry {
+  service: string;
+  state: string;
+  active: number;
+  lastActivityMs: number;
+  idleTimeoutMs: number;
+  wakes: number;
+  runtime: string;
 }
 
 export interface PauseParams {
@@ -63,6 +84,10 @@ export interface Methods {
   rolloutSet: { params: RolloutSetParams; result: null };
   rolloutStop: { params: ServiceParams; result: null };
   list: { params: Record<string, never>; result: ListEntry[] };
+  napStatus: { params: Record<string, never>; result: NapStatusEntry[] };
+  napWake: { params: ServiceParams; result: null };
+  napNap: { params: ServiceParams; result: null };
+  napStopAll: { params: Record<string, never>; result: string[] };
 }
 
 export type MethodName = keyof Methods;

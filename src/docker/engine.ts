@@ -31,8 +31,10 @@ export interface EngineEvent {
 }
 
 export interface EventStream {
-  // Settles once the engine has accepted the subscription: events that happen
-  // after it resolves are delivered. Rejects when the subscription failed.
+  // Resolves once the Engine has answered 200. dockerd sends its headers just
+  // before it registers the subscriber, so an event in the first moment after
+  // this may still be missed; callers that must not miss one inspect after it.
+  // Rejects when the subscription failed.
   readonly ready: Promise<void>;
   close(): void;
 }

@@ -86,3 +86,10 @@ export class HealthCheck {
     if (!this.#stopped) this.#timer = setTimeout(() => void this.#run(), this.#intervalMs);
   }
 }
+
+// One readiness probe of a target with its service's health-check settings
+// (used while waking a napping app, many times a second).
+export async function probeOnce(host: string, port: number, config: HealthCheckConfig): Promise<boolean> {
+  const check = new HealthCheck(host, port, config, { healthCheckCompleted() {} });
+  return (await check.check()).ok;
+}

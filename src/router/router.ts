@@ -2,7 +2,11 @@
 // that change services (deploy, remove) and the state snapshot after each.
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
-import type { DeployParams, ListEntry } from '../control/protocol.ts';
+import type { DeployParams, ListEntry, NapStatusEntry } from '../control/protocol.ts';
+import { attachNapper, detachNapper, prepareNap, resolveNapOptions } from './napping.ts';
+import type { NapEnvironment, PreparedNap } from './napping.ts';
+import { buildRuntimes } from '../nap/runtimes.ts';
+import type { Napper } from '../nap/napper.ts';
 import { formatGoDuration } from '../cli/duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
@@ -24,11 +28,13 @@ export class ServiceNotFoundError extends Error {
 
 export class Router {
   readonly #statePath: string;
+  readonly #nap: NapEnvironment;
   #services = new Map<string, Service>();
   #map = new ServiceMap<Service>([]);
 
-  constructor(statePath: string) {
+  constructor(statePath: string, nap: NapEnvironment) {
     this.#statePath = statePath;
+    this.#nap = nap;
   }
 
   lookup(host: string | undefined, path: string): RouteMatch<Service> | null {
@@ -47,9 +53,23 @@ export class Router {
     const lb = new LoadBalancer(p.targets, p.readers, p.targetOptions, options.readTargetsAcceptWebsockets);
 
     log.info('Deploying', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
+    let nap: PreparedNap | null = null;
+    if (p.nap) {
+      try {
+        const napOptions = resolveNapOptions(p.nap, this.#nap.config);
+        nap = await prepareNap(p.service, napOptions, p.targets, this.#nap, this.#services.get(p.service)?.napper ?? null);
+      } catch (err) {
+        lb.close();
+        throw err;
+      }
+    }
+    const abandon = () => {
+      lb.close();
+      for (const r of nap?.runtimes ?? []) r.close();
+    };
     lb.startHealthChecks();
     if (!p.force && !(await lb.waitUntilHealthy(p.deployTimeoutMs))) {
-      lb.close();
+      abandon();
       throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
     }
 
@@ -57,13 +77,19 @@ export class Router {
     try {
       this.#checkConflicts(p.service, options);
     } catch (err) {
-      lb.close();
+      abandon();
       throw err;
     }
     let replaced: LoadBalancer | null = null;
-    const existing = this.#services.get(p.service);
-    if (existing) replaced = existing.update(options, p.targetOptions, lb, errorPages);
-    else this.#services.set(p.service, new Service(p.service, options, p.targetOptions, lb, errorPages));
+    let service = this.#services.get(p.service);
+    if (service) replaced = service.update(options, p.targetOptions, lb, errorPages);
+    else this.#services.set(p.service, (service = new Service(p.service, options, p.targetOptions, lb, errorPages)));
+    if (nap !== null) attachNapper(service, nap, this.#nap, () => this.save());
+    else if (service.napper !== null) {
+      // Deployed without nap flags: napping is off; the app keeps running.
+      service.napper.close();
+      service.napper = null;
+    }
     this.#rebuildMap();
     await this.save();
 
@@ -81,6 +107,7 @@ export class Router {
     this.#services.delete(name);
     this.#rebuildMap();
     await this.save();
+    await detachNapper(service);
     // No drain, as in kamal-proxy: requests in flight finish on their own and
     // the pools close once they have.
     service.active.close();
@@ -162,7 +189,48 @@ export class Router {
         targets: s.active.targets.map((t) => t.address),
         state: s.pause.state.state,
         tls: s.options.tlsEnabled,
+        nap: s.napper?.state ?? '',
       }));
+  }
+
+  // ---- napping commands (kamal-napper status / wake / nap / stop-all)
+
+  napStatus(): NapStatusEntry[] {
+    return [...this.#services.values()]
+      .filter((s) => s.napper !== null)
+      .sort((a, b) => (a.name < b.name ? -1 : 1))
+      .map((s) => {
+        const n = s.napper!;
+        return {
+          service: s.name,
+          state: n.state,
+          active: n.active,
+          lastActivityMs: n.lastActivityMs,
+          idleTimeoutMs: n.options.idleTimeoutMs,
+          wakes: n.wakes,
+          runtime: n.runtimes.map((r) => r.description).join(', '),
+        };
+      });
+  }
+
+  async napWake(name: string): Promise<void> {
+    await this.#napper(name).wake('command');
+  }
+
+  async napNap(name: string): Promise<void> {
+    await this.#napper(name).nap('command');
+  }
+
+  async napStopAll(): Promise<string[]> {
+    const napping = [...this.#services.values()].filter((s) => s.napper !== null);
+    await Promise.all(napping.map((s) => s.napper!.nap('stop-all')));
+    return napping.map((s) => s.name).sort();
+  }
+
+  #napper(name: string): Napper {
+    const napper = this.#find(name).napper;
+    if (napper === null) throw new Error(`service ${name} does not nap (deploy it with --idle-timeout, --nap-command or --nap-container)`);
+    return napper;
   }
 
   #find(name: string): Service {
@@ -212,6 +280,7 @@ export class Router {
   // Stops health checks and closes every pool (shutdown).
   close(): void {
     for (const s of this.#services.values()) {
+      s.napper?.close();
       s.active.close();
       s.rollout?.close();
     }
@@ -228,9 +297,26 @@ export class Router {
       service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
       service.rollout.markAllHealthy();
     }
-    active.markAllHealthy();
+    const napper = state.nap ? this.#restoreNapper(service, state) : null;
+    // A sleeping app stays asleep; an awake one is checked against its
+    // runtime at once, in case it stopped while we were down.
+    if (napper === null || napper.awake) active.markAllHealthy();
+    if (napper?.awake) void napper.reconcile();
     this.#services.set(state.name, service);
     this.#rebuildMap();
+  }
+
+  // Without its runtime (Docker access turned off since) the service is still
+  // restored and served; it just no longer naps.
+  #restoreNapper(service: Service, state: ServiceState): Napper | null {
+    const nap = state.nap!;
+    try {
+      const runtimes = buildRuntimes(state.name, nap.options, state.activeTargets, this.#nap);
+      return attachNapper(service, { options: nap.options, runtimes }, this.#nap, () => this.save(), nap);
+    } catch (err) {
+      log.error('Napping not restored', { service: state.name, error: (err as Error).message });
+      return null;
+    }
   }
 
   #checkConflicts(name: string, options: ServiceOptions): void {

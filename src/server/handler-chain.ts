@@ -42,7 +42,10 @@ export function handleRequest(router: Router, listener: ListenerInfo, req: Incom
 export function handleUpgrade(router: Router, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const ctx = new RequestContext(req, null, socket, listener.scheme, listener.port);
   begin(ctx);
-  socket.once('close', () => logRequest(ctx));
+  socket.once('close', () => {
+    ctx.activity?.requestEnded();
+    logRequest(ctx);
+  });
   socket.on('error', () => {}); // a reset client is logged through 'close'
   route(router, ctx, head);
 }
@@ -73,5 +76,6 @@ function onResponseClose(this: ServerResponse): void {
     if (ctx.status === 0) ctx.status = 499;
     ctx.upstream?.cancel(clientGone());
   }
+  ctx.activity?.requestEnded();
   logRequest(ctx);
 }

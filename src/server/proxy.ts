@@ -1,7 +1,11 @@
 // The whole running proxy: router with restored state, client listeners and
 // the control socket. `kamal-proxy run`, the demo and the tests all start it
 // through here.
-import { socketPath as defaultSocketPath, stateFilePath } from '../config/paths.ts';
+import { dirname, join } from 'node:path';
+import { dataDir, socketPath as defaultSocketPath, stateFilePath } from '../config/paths.ts';
+import { DockerEngine } from '../docker/engine.ts';
+import { loadNapConfig } from '../nap/nap-config.ts';
+import type { NapConfig } from '../nap/nap-config.ts';
 import { ControlServer } from '../control/server.ts';
 import { log } from '../log/logger.ts';
 import { Router } from '../router/router.ts';
@@ -13,6 +17,10 @@ export interface ProxyConfig {
   socketPath?: string;
   statePath?: string;
   bindAddress?: string;
+  // Napping containers needs the Docker Engine; off unless asked for.
+  docker?: boolean;
+  napConfig?: NapConfig;
+  runtimeDir?: string; // pid and log files of --nap-command apps
 }
 
 export interface RunningProxy {
@@ -24,7 +32,12 @@ export interface RunningProxy {
 
 export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   const socketPath = config.socketPath ?? defaultSocketPath();
-  const router = new Router(config.statePath ?? stateFilePath());
+  const statePath = config.statePath ?? stateFilePath();
+  const router = new Router(statePath, {
+    config: config.napConfig ?? loadNapConfig(),
+    docker: config.docker ? DockerEngine.fromEnv() : null,
+    runtimeDir: config.runtimeDir ?? join(config.statePath ? dirname(statePath) : dataDir(), 'nap'),
+  });
   await router.restore();
   const server = new Server(router, config);
   await server.start();

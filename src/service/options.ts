@@ -2,6 +2,7 @@
 // The state file stores the same fields under kamal-proxy's JSON names, with
 // durations in nanoseconds; src/state/ converts between the two.
 import * as d from '../config/defaults.ts';
+import type { NapPersisted } from '../nap/nap-options.ts';
 
 export interface HealthCheckConfig {
   path: string;
@@ -69,6 +70,9 @@ export interface ServiceState {
   rolloutReaders: string[];
   pause: PauseState;
   rollout: RolloutState | null;
+  // Our extension: absent for services that do not nap, so the file stays
+  // exactly what kamal-proxy writes (and kamal-proxy ignores the key).
+  nap?: NapPersisted | null;
 }
 
 export function defaultHealthCheckConfig(): HealthCheckConfig {

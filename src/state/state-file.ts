@@ -6,6 +6,8 @@
 // milliseconds. encodeState writes what Go's json.Encoder would: the same field
 // order, compact, a trailing newline, and `<`, `>`, `&`, U+2028, U+2029 escaped.
 import { randomBytes } from 'node:crypto';
+import type { NapPersisted } from '../nap/nap-options.ts';
+import { DEFAULT_NAP_IDLE_TIMEOUT_MS, DEFAULT_NAP_WAKE_TIMEOUT_MS } from '../config/defaults.ts';
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type {
@@ -51,7 +53,7 @@ export function encodeState(services: readonly ServiceState[]): string {
 
 function encodeService(s: ServiceState): object {
   const hasRollout = s.rolloutTargets.length > 0 || s.rolloutReaders.length > 0;
-  return {
+  const out = {
     name: s.name,
     options: encodeOptions(s.options),
     target_options: encodeTargetOptions(s.targetOptions),
@@ -71,6 +73,20 @@ function encodeService(s: ServiceState): object {
       percentage_split_point: s.rollout.percentageSplitPoint,
       allowlist: list(s.rollout.allowlist),
     },
+  };
+  return s.nap ? { ...out, napper: encodeNap(s.nap) } : out;
+}
+
+function encodeNap(n: NapPersisted): object {
+  return {
+    idle_timeout: ns(n.options.idleTimeoutMs),
+    wake_timeout: ns(n.options.wakeTimeoutMs),
+    container: n.options.container,
+    command: n.options.command,
+    group: n.options.group,
+    asleep: n.asleep,
+    last_activity_ms: n.lastActivityMs,
+    wakes: n.wakes,
   };
 }
 
@@ -274,6 +290,22 @@ function decodeService(entry: unknown): ServiceState {
     rolloutReaders: s.strings('rollout_readers'),
     pause: decodePause(s.object('pause_controller')),
     rollout: s.has('rollout_controller') ? decodeRollout(s.object('rollout_controller')) : null,
+    ...(s.has('napper') ? { nap: decodeNap(s.object('napper')) } : {}),
+  };
+}
+
+function decodeNap(n: Fields): NapPersisted {
+  return {
+    options: {
+      idleTimeoutMs: n.durationMs('idle_timeout', DEFAULT_NAP_IDLE_TIMEOUT_MS),
+      wakeTimeoutMs: n.durationMs('wake_timeout', DEFAULT_NAP_WAKE_TIMEOUT_MS),
+      container: n.string('container', ''),
+      command: n.string('command', ''),
+      group: n.bool('group', false),
+    },
+    asleep: n.bool('asleep', false),
+    lastActivityMs: n.number('last_activity_ms', 0),
+    wakes: n.int('wakes', 0),
   };
 }
 

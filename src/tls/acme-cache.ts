@@ -33,11 +33,11 @@ export class AcmeCache {
     this.dir = dir;
   }
 
-  readCertificate(domain: string): Promise<string | null> {
+  async readCertificate(domain: string): Promise<string | null> {
     return this.#read(this.#domainFile(domain));
   }
 
-  writeCertificate(domain: string, pem: string): Promise<void> {
+  async writeCertificate(domain: string, pem: string): Promise<void> {
     return this.#write(this.#domainFile(domain), pem);
   }
 

@@ -90,6 +90,9 @@ export class AcmeManager implements CertManager {
     state.pending ??= this.#track(state, this.#loadOrOrder(host, state));
     const cert = await state.pending;
     if (cert) this.#renewIfDue(host, state);
+    // Keep no state for names the policy refused: with on-demand TLS anyone
+    // can make up server names.
+    else if (!state.cert && state.failures === 0 && this.#hosts.get(host) === state) this.#hosts.delete(host);
     return cert?.context ?? null;
   }
 

@@ -20,10 +20,11 @@ export function normalizeServerName(name: string): string {
   return name.trim().toLowerCase().replace(/\.$/, '');
 }
 
-// A name we would ever ask a CA for and store as a cache file: DNS labels
-// only, at least two of them (autocert refuses single-label names), and none
-// of the characters that could escape the cache directory.
+// A name we would ever ask a CA for and store as a cache file: lower-case
+// LDH labels only (what public CAs issue for; no wildcards, no underscores),
+// at least two of them (autocert refuses single-label names), and so none of
+// the characters that could escape the cache directory.
 export function isCertifiableName(name: string): boolean {
   if (name.length === 0 || name.length > 253 || !name.includes('.')) return false;
-  return name.split('.').every((label) => /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?$/.test(label));
+  return name.split('.').every((label) => /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/.test(label));
 }

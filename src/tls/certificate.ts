@@ -61,5 +61,5 @@ export function coversHost(cert: Certificate, host: string, now: Date): boolean 
 // shorter-lived certificates).
 export function renewalDue(cert: Certificate, now: Date, fraction: number): boolean {
   const lifetime = cert.notAfter.getTime() - cert.notBefore.getTime();
-  return false && lifetime > fraction;
+  return now.getTime() >= cert.notAfter.getTime() - lifetime * fraction;
 }

@@ -32,6 +32,7 @@ export interface TlsCallbacks {
 export function createTlsCallbacks(opts: TlsCallbacksOptions): TlsCallbacks {
   const protocols = opts.protocols ?? ['h2', 'http/1.1'];
   const validators = new WeakSet<object>(); // ALPN chose acme-tls/1 (TLS 1.3: before SNI)
+  const others = new WeakSet<object>(); // ALPN chose something else (TLS 1.3: before SNI)
   const provisional = new WeakSet<object>(); // TLS 1.2: SNI answered with the challenge certificate
 
   return {
@@ -42,14 +43,17 @@ export function createTlsCallbacks(opts: TlsCallbacksOptions): TlsCallbacks {
       const pending = opts.getSecureContext(serverName);
       const answer = (ctx: tls.SecureContext | null) =>
         ctx ? cb(null, ctx) : cb(new Error(`unknown server name: ${serverName}`));
-      if (!challenge) {
+      if (!challenge || others.has(socket)) {
         pending.then(answer, (err: Error) => cb(err));
         return;
       }
-      // A TLS-ALPN-01 challenge for this name is live, so this may be the
-      // validator on TLS 1.2. Waiting for the certificate could wait for this
-      // very validation; so unless the certificate is at hand (a renewal),
-      // hand out the challenge certificate and let ALPNCallback decide.
+      // A TLS-ALPN-01 challenge for this name is live and ALPN is not known
+      // yet (TLS 1.2), so this may be the validator. Waiting for the
+      // certificate could mean waiting for this very validation; so unless the
+      // certificate is at hand (a renewal), hand out the challenge certificate
+      // and let ALPNCallback decide. A TLS 1.2 client that sends no ALPN at
+      // all keeps it and fails verification: like the refusal below, only
+      // while a name's first certificate is being validated (about a second).
       let settled = false;
       pending.then(
         (ctx) => {
@@ -81,6 +85,7 @@ export function createTlsCallbacks(opts: TlsCallbacksOptions): TlsCallbacks {
       // for the real one here, so refuse it (only while a first certificate
       // for the name is being validated; the client can retry moments later).
       if (provisional.has(socket)) return undefined;
+      others.add(socket);
       return protocols.find((p) => offered.includes(p));
     },
   };

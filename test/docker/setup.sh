@@ -51,28 +51,61 @@ command -v dockerd >/dev/null 2>&1 || fail "dockerd is not installed (apt-get in
 command -v docker >/dev/null 2>&1 || fail "the docker CLI is not installed"
 
 # --- 2. the daemon -----------------------------------------------------------
+# A live dockerd process (pgrep alone would also match a zombie left by a
+# killed session, and we would wait for it in vain).
+dockerd_alive() { ps -C dockerd -o stat= 2>/dev/null | grep -qv '^Z'; }
+
+# dockerd refuses to start while its pid file names a process that exists, and
+# a zombie exists: on machines whose init does not reap, a killed dockerd (or
+# its containerd) stays one. Remove pid files whose process is gone or a zombie.
+clear_stale_pidfile() {
+  local pid
+  [ -f "$1" ] || return 0
+  pid=$(cat "$1" 2>/dev/null || true)
+  if [ -z "$pid" ] || ! ps -p "$pid" -o stat= 2>/dev/null | grep -qv '^Z'; then
+    log "removing stale $1 (pid ${pid:-?} is not running)"
+    rm -f "$1"
+  fi
+}
+
+start_dockerd() {
+  clear_stale_pidfile /var/run/docker.pid
+  clear_stale_pidfile /var/run/docker/containerd/containerd.pid
+  # Our tests only use --network host, so this daemon needs neither the
+  # default bridge nor iptables rules: leaving them off keeps us away from
+  # the machine's firewall and from kernels without the bridge modules.
+  log "starting dockerd (log: $DOCKERD_LOG)"
+  mkdir -p "$(dirname "$DOCKERD_LOG")"
+  nohup setsid dockerd --host "unix://$SOCKET" --bridge=none --iptables=false \
+    >>"$DOCKERD_LOG" 2>&1 </dev/null &
+}
+
+dockerd_failed() {
+  echo "[docker-setup] last lines of $DOCKERD_LOG:" >&2
+  tail -n 30 "$DOCKERD_LOG" >&2 2>/dev/null || true
+  fail "$1"
+}
+
 if daemon_answers; then
   log "a Docker daemon already answers on $SOCKET"
 else
-  if pgrep -x dockerd >/dev/null 2>&1; then
+  started=0
+  if dockerd_alive; then
     log "dockerd is running but not answering yet; waiting for it"
   else
-    # Our tests only use --network host, so this daemon needs neither the
-    # default bridge nor iptables rules: leaving them off keeps us away from
-    # the machine's firewall and from kernels without the bridge modules.
-    log "starting dockerd (log: $DOCKERD_LOG)"
-    mkdir -p "$(dirname "$DOCKERD_LOG")"
-    nohup setsid dockerd --host "unix://$SOCKET" --bridge=none --iptables=false \
-      >>"$DOCKERD_LOG" 2>&1 </dev/null &
+    start_dockerd
+    started=1
   fi
   # --- 3. wait, bounded ------------------------------------------------------
   deadline=$((SECONDS + WAIT_SECONDS))
   until daemon_answers; do
-    if [ $SECONDS -ge $deadline ]; then
-      echo "[docker-setup] last lines of $DOCKERD_LOG:" >&2
-      tail -n 30 "$DOCKERD_LOG" >&2 2>/dev/null || true
-      fail "the Docker daemon did not answer on $SOCKET within ${WAIT_SECONDS}s"
+    if ! dockerd_alive; then
+      # The one we waited for went away: start our own, once; ours dying is final.
+      [ $started -eq 0 ] || dockerd_failed "dockerd exited before answering on $SOCKET"
+      start_dockerd
+      started=1
     fi
+    [ $SECONDS -lt $deadline ] || dockerd_failed "the Docker daemon did not answer on $SOCKET within ${WAIT_SECONDS}s"
     sleep 0.5
   done
   log "dockerd answers"

@@ -21,11 +21,11 @@ const get = async (port: number, host: string, path = '/') => {
   return { status: res.statusCode, body: await res.body.text() };
 };
 
-test('SIGKILL and a restart keep every service', async () => {
+test('SIGKILL and a restart keep every service', async (t) => {
   const { port, env, stateDir } = await environment();
   const web = await startBackend('web');
   const api = await startBackend('api', { route: (req, res) => (res.end(`api:${req.url}`), true) });
-  const first = await spawnProxy([`--http-port=${port}`], env);
+  const first = await spawnProxy([`--http-port=${port}`], env, t);
   assert.match(first.output(), /"msg":"No previous state to restore"/);
 
   for (const args of [
@@ -38,7 +38,7 @@ test('SIGKILL and a restart keep every service', async () => {
   first.child.kill('SIGKILL');
   await new Promise((r) => first.child.once('exit', r));
 
-  const second = await spawnProxy([`--http-port=${port}`], env);
+  const second = await spawnProxy([`--http-port=${port}`], env, t);
   assert.match(second.output(), /"msg":"Restored saved state"/);
   assert.deepEqual(await get(port, 'kill.example.com'), { status: 200, body: 'web' });
   assert.deepEqual(await get(port, 'kill.example.com', '/api/v1'), { status: 200, body: 'api:/v1' });
@@ -51,14 +51,14 @@ test('SIGKILL and a restart keep every service', async () => {
   await Promise.all([web.close(), api.close()]);
 });
 
-test('a state file written by kamal-proxy loads; a broken service is skipped, not fatal', async () => {
+test('a state file written by kamal-proxy loads; a broken service is skipped, not fatal', async (t) => {
   const { port, env, stateDir } = await environment();
-  const web = await startBackend('web');
+  const webApp = await startBackend('web');
   const api = await startBackend('api', { route: (req, res) => (res.end(`api:${req.url}`), true) });
   const blog = await startBackend('blog');
   const fixture = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/kamal-proxy.state'), 'utf8')) as Record<string, any>[];
   const [webState, apiState, blogState] = fixture;
-  webState!.active_targets = [web.address];
+  webState!.active_targets = [webApp.address];
   webState!.rollout_targets = null;
   webState!.rollout_controller = null;
   webState!.options.error_page_path = ''; // the fixture's directory does not exist here
@@ -74,10 +74,15 @@ test('a state file written by kamal-proxy loads; a broken service is skipped, no
   mkdirSync(stateDir, { recursive: true });
   writeFileSync(join(stateDir, 'kamal-proxy.state'), JSON.stringify([...fixture, broken]));
 
-  const proxy = await spawnProxy([`--http-port=${port}`], env);
+  const proxy = await spawnProxy([`--http-port=${port}`], env, t);
   assert.match(proxy.output(), /"msg":"Restored saved state"/);
-  assert.deepEqual(await get(port, 'example.com'), { status: 200, body: 'web' });
-  assert.equal((await get(port, 'www.example.com')).body, 'web');
+  // A TLS service: plain HTTP is redirected to HTTPS (and www to the canonical host), as kamal-proxy does.
+  const web = await get(port, 'www.example.com', '/x?y=1');
+  assert.equal(web.status, 301);
+  assert.match(web.body, /https:\/\/example\.com\/x\?y=1/);
+  const blogPage = await get(port, 'blog.example.org', '/');
+  assert.equal(blogPage.status, 503, 'the stopped catch-all shows its maintenance page');
+  assert.match(blogPage.body, /Service Temporarily Unavailable/);
   const listed = (await cli(['list'], env)).stdout.replace(/\x1b\[[0-9;]*m/g, '');
   assert.match(listed, /^blog-web\s+\*\s+\/\s+\S+\s+stopped\s+no$/m);
   assert.match(listed, /^myapp-api-production\s+example\.com\s+\/api\s+\S+\s+paused\s+yes$/m);
@@ -85,10 +90,10 @@ test('a state file written by kamal-proxy loads; a broken service is skipped, no
   assert.doesNotMatch(listed, /broken/);
   assert.match(proxy.output(), /"msg":"Failed to restore service".*"service":"broken"/);
   proxy.child.kill('SIGKILL');
-  await Promise.all([web.close(), api.close(), blog.close()]);
+  await Promise.all([webApp.close(), api.close(), blog.close()]);
 });
 
-test('SIGTERM lets in-flight requests finish, then exits 0', async () => {
+test('SIGTERM lets in-flight requests finish, then exits 0', async (t) => {
   const { port, env } = await environment();
   const slow = await startBackend('slow', {
     route: (req, res) => {
@@ -97,7 +102,7 @@ test('SIGTERM lets in-flight requests finish, then exits 0', async () => {
       return true;
     },
   });
-  const proxy = await spawnProxy([`--http-port=${port}`], env);
+  const proxy = await spawnProxy([`--http-port=${port}`], env, t);
   assert.equal((await cli(['deploy', 'slow', `--target=${slow.address}`], env)).code, 0);
   const inFlight = get(port, 'anything.example.com', '/slow');
   await new Promise((r) => setTimeout(r, 150));

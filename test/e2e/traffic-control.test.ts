@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { Router } from '../../src/router/router.ts';
+import { loadNapConfig } from '../../src/nap/nap-config.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
@@ -105,7 +106,7 @@ describe('traffic control', () => {
     await proxy.router.stop('keep-paused', 1_000, 'maintenance');
     await proxy.router.deploy(deployParams('keep-paused', [app.address], { options: { hosts: ['kp.example.com'] } }));
     assert.equal((await get('kp.example.com')).status, 503);
-    const restored = new Router(proxy.statePath);
+    const restored = new Router(proxy.statePath, { config: loadNapConfig({}), docker: null, runtimeDir: proxy.dir });
     await restored.restore();
     assert.deepEqual(restored.service('keep-paused')!.pause.state, { state: 'stopped', stopMessage: 'maintenance', failAfterMs: 0 });
     restored.close();

@@ -55,13 +55,9 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
 
   const children: ChildProcess[] = [];
   const stop = async () => {
-    process.off('exit', killAll);
     await Promise.all(children.map(stopChild));
     fs.rmSync(dir, { recursive: true, force: true });
   };
-  // If a test run dies without calling stop(), do not leave CA processes behind.
-  const killAll = () => children.forEach((c) => c.kill('SIGKILL'));
-  process.on('exit', killAll);
 
   try {
     children.push(
@@ -101,23 +97,35 @@ function makeListenerCertificate(dir: string): void {
     '-out', 'listener.pem', '-days', '2', '-extfile', 'ext.cnf']);
 }
 
+// Each CA process runs under a small sh that kills it once our end of its
+// stdin closes, so the processes go away with the test process even when that
+// one is killed outright (SIGKILL, a runner timeout) and no handler of ours runs.
+const WATCHDOG = '"$@" & child=$!; read _; kill $child; wait $child';
+const stopping = new WeakSet<ChildProcess>();
+
 function launch(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('sh', ['-c', WATCHDOG, 'sh', cmd, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let log = '';
-  const keep = (b: Buffer) => { log = (log + b.toString()).slice(-4000); };
+  const keep = (b: Buffer) => {
+    log = (log + b.toString()).slice(-4000);
+  };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   child.on('exit', (code) => {
-    if (code !== null && code !== 0) process.stderr.write(`${cmd} exited ${code}:\n${log}\n`);
+    if (!stopping.has(child)) process.stderr.write(`${cmd} exited early (${code}):\n${log}\n`);
   });
   return child;
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
+  stopping.add(child);
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
-    child.kill('SIGTERM');
+    child.stdin!.end();
   });
 }
 

@@ -77,10 +77,18 @@ export function cli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRes
   });
 }
 
-// `kamal-proxy run` as a child process; resolves once `Server started` is logged.
-export function spawnProxy(args: string[], env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; output: () => string }> {
+// `kamal-proxy run` as a child process; resolves once `Server started` is
+// logged. The child is killed when the test ends, whatever its outcome.
+export function spawnProxy(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  t: { after(fn: () => void): void },
+): Promise<{ child: ChildProcess; output: () => string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(BIN, ['run', ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    });
     let out = '';
     const onData = (d: Buffer) => {
       out += d;

@@ -15,7 +15,7 @@ import {
   type Listener,
 } from './acme-fixture.ts';
 
-describe('ACME issuance against pebble', () => {
+describe('ACME issuance against pebble', { timeout: 30_000 }, () => {
   let bench: AcmeBench;
   const listeners: Listener[] = [];
   before(async () => {

@@ -16,7 +16,7 @@ import {
   type Listener,
 } from './acme-fixture.ts';
 
-describe('ACME certificate lifecycle against pebble', () => {
+describe('ACME certificate lifecycle against pebble', { timeout: 30_000 }, () => {
   let bench: AcmeBench;
   const listeners: Listener[] = [];
   before(async () => {

@@ -1,0 +1,350 @@
+// One service's nap cycle: running -> idle -> stopping -> stopped ->
+// starting -> running.
+//
+// Inside the proxy we see every request as it arrives, so there is no polling
+// of logs: the first request to a stopped app starts the wake at once, every
+// concurrent request joins that same wake (single flight), and readiness is
+// the service's own health check probed every few tens of ms. Activity is
+// what is in flight (proxied requests, open WebSockets and streams), so a long
+// session is never cut; the idle clock starts when the last one ends.
+import * as d from '../config/defaults.ts';
+import { formatGoDuration } from '../cli/duration.ts';
+import { log } from '../log/logger.ts';
+import type { NapOptions, NapPersisted, NapStateName } from './nap-options.ts';
+import type { Runtime } from './runtime.ts';
+
+export interface NapperHooks {
+  // One readiness probe: the service's health check on its targets.
+  probe(): Promise<boolean>;
+  // The app is ready: its targets may take traffic.
+  ready(): void;
+  // The app is going to sleep: stop health-checking it.
+  asleep(): void;
+  // Something worth persisting changed (asleep, woke, wake count).
+  changed(): void;
+}
+
+export interface WakeProgress {
+  service: string;
+  state: NapStateName;
+  elapsedMs: number; // since the wake began
+  startAttempts: number;
+  probes: number;
+  ready: boolean;
+  error: string;
+}
+
+export class WakeError extends Error {}
+
+export class Napper {
+  readonly service: string;
+  readonly options: NapOptions;
+  readonly runtimes: readonly Runtime[];
+  readonly #hooks: NapperHooks;
+  readonly #maxRetries: number;
+  #state: NapStateName;
+  #active = 0;
+  #lastActivityMs: number;
+  #wakes: number;
+  #idleTimer: NodeJS.Timeout | null = null;
+  #reconcileTimer: NodeJS.Timeout | null = null;
+  #waking: Promise<void> | null = null;
+  #stopping: Promise<void> | null = null;
+  #wakeStartedMs = 0;
+  #startAttempts = 0;
+  #probes = 0;
+  #error = '';
+  #listeners = new Set<(p: WakeProgress) => void>();
+  #unsubscribe: (() => void)[] = [];
+  #closed = false;
+
+  constructor(
+    service: string,
+    options: NapOptions,
+    runtimes: readonly Runtime[],
+    hooks: NapperHooks,
+    config: { maxRetries: number; pollIntervalMs: number },
+    restored?: NapPersisted,
+  ) {
+    this.service = service;
+    this.options = options;
+    this.runtimes = runtimes;
+    this.#hooks = hooks;
+    this.#maxRetries = config.maxRetries;
+    this.#state = restored?.asleep ? 'stopped' : 'idle';
+    this.#lastActivityMs = Date.now();
+    this.#wakes = restored?.wakes ?? 0;
+    if (this.#state === 'idle') this.#armIdle();
+    for (const r of runtimes) {
+      const off = r.onExternalChange?.((state) => {
+        if (state !== 'running') this.#stoppedOutside(r.description);
+      });
+      if (off) this.#unsubscribe.push(off);
+    }
+    // Drift: an app stopped by hand (or a host that rebooted) is noticed
+    // without waiting for a visitor to hit a dead target.
+    if (config.pollIntervalMs > 0) {
+      this.#reconcileTimer = setInterval(() => void this.reconcile(), config.pollIntervalMs);
+      this.#reconcileTimer.unref();
+    }
+  }
+
+  get state(): NapStateName {
+    return this.#state;
+  }
+
+  get awake(): boolean {
+    return this.#state === 'running' || this.#state === 'idle';
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get lastActivityMs(): number {
+    return this.#lastActivityMs;
+  }
+
+  get wakes(): number {
+    return this.#wakes;
+  }
+
+  persisted(): NapPersisted {
+    return { options: this.options, asleep: !this.awake, lastActivityMs: this.#lastActivityMs, wakes: this.#wakes };
+  }
+
+  // ---- activity: called for every request that counts, and its end
+
+  requestStarted(): void {
+    this.#active++;
+    this.#lastActivityMs = Date.now();
+    if (this.#state === 'idle') this.#state = 'running';
+  }
+
+  requestEnded(): void {
+    this.#active--;
+    this.#lastActivityMs = Date.now();
+    if (this.#active === 0 && this.#state === 'running') {
+      this.#state = 'idle';
+      this.#armIdle();
+    }
+  }
+
+  // ---- wake
+
+  // Starts the app (once, however many callers) and resolves when it is ready.
+  wake(trigger: string): Promise<void> {
+    if (this.awake) return Promise.resolve();
+    this.#waking ??= this.#wake(trigger).finally(() => (this.#waking = null));
+    return this.#waking;
+  }
+
+  async #wake(trigger: string): Promise<void> {
+    if (this.#stopping !== null) await this.#stopping;
+    if (this.awake) return;
+    this.#wakeStartedMs = Date.now();
+    const deadline = this.#wakeStartedMs + this.options.wakeTimeoutMs;
+    this.#startAttempts = 0;
+    this.#probes = 0;
+    this.#error = '';
+    this.#state = 'starting';
+    log.info('Waking', { service: this.service, trigger, runtime: this.#description() });
+    this.#emit();
+    try {
+      await this.#startRuntimes(deadline);
+      this.#emit();
+      await this.#waitUntilReady(deadline);
+    } catch (err) {
+      this.#error = (err as Error).message;
+      log.error('Wake failed', { service: this.service, error: this.#error, elapsed_ms: Date.now() - this.#wakeStartedMs });
+      this.#state = 'stopped';
+      this.#emit();
+      this.#hooks.asleep();
+      this.#hooks.changed();
+      // Leave nothing half-started behind; the next request tries again.
+      void Promise.allSettled(this.runtimes.map((r) => r.stop()));
+      throw new WakeError(this.#error);
+    }
+    this.#wakes++;
+    this.#lastActivityMs = Date.now();
+    this.#state = this.#active > 0 ? 'running' : 'idle';
+    this.#hooks.ready();
+    this.#armIdle();
+    log.info('Woke', { service: this.service, trigger, duration_ms: Date.now() - this.#wakeStartedMs, probes: this.#probes });
+    this.#emit();
+    this.#hooks.changed();
+  }
+
+  // Runtime errors (Docker busy, a process that exits at once) are retried
+  // with exponential backoff, up to max_retries more attempts.
+  async #startRuntimes(deadline: number): Promise<void> {
+    for (;;) {
+      this.#startAttempts++;
+      try {
+        await beforeDeadline(Promise.all(this.runtimes.map((r) => r.start())), deadline, 'start');
+        return;
+      } catch (err) {
+        const last = this.#startAttempts > this.#maxRetries || Date.now() >= deadline || err instanceof DeadlineError;
+        if (last) throw err;
+        this.#error = (err as Error).message;
+        log.warn('Wake start failed, retrying', { service: this.service, attempt: this.#startAttempts, error: this.#error });
+        this.#emit();
+        await sleep(Math.min(d.NAP_RETRY_BACKOFF_BASE_MS * 2 ** (this.#startAttempts - 1), Math.max(0, deadline - Date.now())));
+      }
+    }
+  }
+
+  async #waitUntilReady(deadline: number): Promise<void> {
+    for (;;) {
+      this.#probes++;
+      if (await beforeDeadline(this.#hooks.probe(), deadline, 'ready').catch(rethrowUnlessProbe)) return;
+      if (Date.now() >= deadline) {
+        throw new DeadlineError(`not ready within the wake timeout (${formatGoDuration(this.options.wakeTimeoutMs)})`);
+      }
+      // The page only needs a few updates a second.
+      if (this.#probes % 8 === 0) this.#emit();
+      await sleep(d.NAP_PROBE_INTERVAL_MS);
+    }
+  }
+
+  // ---- nap
+
+  // Stops the app now (idle timeout, `kamal-napper nap`, stop-all). A wake in
+  // progress finishes first; requests arriving meanwhile wait for the stop
+  // and then wake it again, so nothing is lost.
+  async nap(reason: string): Promise<void> {
+    if (this.#waking !== null) await this.#waking.catch(() => {});
+    if (this.#stopping !== null) return this.#stopping;
+    if (this.#state === 'stopped') return;
+    this.#clearIdle();
+    this.#state = 'stopping';
+    this.#hooks.asleep();
+    log.info('Napping', { service: this.service, reason, idle_ms: Date.now() - this.#lastActivityMs });
+    this.#stopping = Promise.all(this.runtimes.map((r) => r.stop()))
+      .then(
+        () => {
+          this.#state = 'stopped';
+          log.info('Napped', { service: this.service, reason });
+        },
+        (err: Error) => {
+          // Still running as far as we know: serve it and try again later.
+          log.error('Nap failed', { service: this.service, error: err.message });
+          this.#state = 'idle';
+          this.#hooks.ready();
+          this.#armIdle();
+        },
+      )
+      .finally(() => {
+        this.#stopping = null;
+        this.#hooks.changed();
+      });
+    return this.#stopping;
+  }
+
+  // Notices an app that stopped without us (crash, `docker stop` by hand).
+  async reconcile(): Promise<void> {
+    if (!this.awake || this.#closed) return;
+    for (const r of this.runtimes) {
+      const state = await r.inspect().catch(() => 'running' as const);
+      if (state !== 'running' && this.awake) this.#stoppedOutside(r.description);
+    }
+  }
+
+  #stoppedOutside(what: string): void {
+    if (!this.awake || this.#closed) return;
+    log.warn('App stopped outside the proxy', { service: this.service, runtime: what });
+    this.#clearIdle();
+    this.#state = 'stopped';
+    this.#hooks.asleep();
+    this.#hooks.changed();
+  }
+
+  // ---- progress, for the waiting page
+
+  progress(): WakeProgress {
+    return {
+      service: this.service,
+      state: this.#state,
+      elapsedMs: this.#wakeStartedMs === 0 ? 0 : Date.now() - this.#wakeStartedMs,
+      startAttempts: this.#startAttempts,
+      probes: this.#probes,
+      ready: this.awake,
+      error: this.#state === 'stopped' ? this.#error : '',
+    };
+  }
+
+  subscribe(listener: (p: WakeProgress) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#clearIdle();
+    if (this.#reconcileTimer !== null) clearInterval(this.#reconcileTimer);
+    for (const off of this.#unsubscribe) off();
+    for (const r of this.runtimes) r.close();
+    this.#listeners.clear();
+  }
+
+  // The idle timer is armed lazily and re-checks the last activity when it
+  // fires, so a busy service costs no timer work per request.
+  #armIdle(): void {
+    if (this.options.idleTimeoutMs === 0 || this.#idleTimer !== null || this.#closed) return;
+    this.#idleTimer = setTimeout(() => this.#idleCheck(), this.options.idleTimeoutMs);
+    this.#idleTimer.unref();
+  }
+
+  #idleCheck(): void {
+    this.#idleTimer = null;
+    if (this.#state !== 'idle' || this.#active > 0) return;
+    const idleFor = Date.now() - this.#lastActivityMs;
+    if (idleFor >= this.options.idleTimeoutMs) {
+      void this.nap('idle');
+    } else {
+      this.#idleTimer = setTimeout(() => this.#idleCheck(), this.options.idleTimeoutMs - idleFor);
+      this.#idleTimer.unref();
+    }
+  }
+
+  #clearIdle(): void {
+    if (this.#idleTimer !== null) clearTimeout(this.#idleTimer);
+    this.#idleTimer = null;
+  }
+
+  #emit(): void {
+    if (this.#listeners.size === 0) return;
+    const p = this.progress();
+    for (const l of this.#listeners) l(p);
+  }
+
+  #description(): string {
+    return this.runtimes.map((r) => r.description).join(', ');
+  }
+}
+
+class DeadlineError extends Error {}
+
+function beforeDeadline<T>(work: Promise<T>, deadline: number, what: 'start' | 'ready'): Promise<T> {
+  const ms = deadline - Date.now();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new DeadlineError(what === 'start' ? 'the app did not start within the wake timeout' : 'not ready within the wake timeout')),
+      Math.max(0, ms),
+    );
+    work.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (e) => (clearTimeout(timer), reject(e)),
+    );
+  });
+}
+
+// A probe that throws (connection refused while the app boots) is "not yet".
+function rethrowUnlessProbe(err: unknown): boolean {
+  if (err instanceof DeadlineError) throw err;
+  return false;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

@@ -1,0 +1,121 @@
+// What a browser sees while its app wakes: a page sent at once (503,
+// Retry-After, no-store: never a 200 a cache or crawler could keep) that
+// follows the wake live over server-sent events and loads the app the moment
+// it is ready. If the event stream cannot be opened, the page still reloads
+// itself after Retry-After.
+import * as d from '../config/defaults.ts';
+import type { RequestContext } from '../http/context.ts';
+import type { Napper, WakeProgress } from './napper.ts';
+
+export function sendWaitingPage(ctx: RequestContext, napper: Napper, eventsUrl: string): void {
+  const body = waitingPage(napper.service, eventsUrl, napper.progress());
+  const res = ctx.res!;
+  ctx.status = 503;
+  ctx.respBytes = Buffer.byteLength(body);
+  ctx.respContentType = 'text/html; charset=utf-8';
+  res.writeHead(503, [
+    'Content-Type', 'text/html; charset=utf-8',
+    'Content-Length', String(ctx.respBytes),
+    'Retry-After', String(d.NAP_RETRY_AFTER_SECONDS),
+    'Cache-Control', 'no-store',
+  ]);
+  res.end(body);
+}
+
+// The page's live feed: one JSON event per progress step, then `ready` (or
+// the error) and the end of the stream. Never wakes anything by itself.
+export function serveWakeEvents(ctx: RequestContext, napper: Napper): void {
+  const res = ctx.res!;
+  if (napper.state === 'stopped' && napper.progress().error === '') {
+    // Asleep and nobody waking it: end the stream so the page reloads, which
+    // (being a navigation) wakes the app.
+    ctx.status = 204;
+    res.writeHead(204, ['Cache-Control', 'no-store']).end();
+    return;
+  }
+  ctx.status = 200;
+  ctx.respContentType = 'text/event-stream';
+  res.writeHead(200, ['Content-Type', 'text/event-stream', 'Cache-Control', 'no-store', 'X-Accel-Buffering', 'no']);
+  const send = (p: WakeProgress) => {
+    const line = `data: ${JSON.stringify(p)}\n\n`;
+    ctx.respBytes += line.length;
+    res.write(line);
+    if (p.ready || p.error !== '') {
+      unsubscribe();
+      res.end();
+    }
+  };
+  const heartbeat = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  const unsubscribe = napper.subscribe(send);
+  res.once('close', () => {
+    clearInterval(heartbeat);
+    unsubscribe();
+  });
+  send(napper.progress());
+}
+
+function waitingPage(service: string, eventsUrl: string, p: WakeProgress): string {
+  const title = escapeHtml(service);
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>Waking up ${title}…</title>
+<style>
+  :root { color-scheme: light dark; --fg: #1f2933; --muted: #616e7c; --bg: #f5f7fa; --accent: #2f80ed; }
+  @media (prefers-color-scheme: dark) { :root { --fg: #e4e7eb; --muted: #9aa5b1; --bg: #1f2933; } }
+  body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--fg);
+         font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
+  main { text-align: center; padding: 2rem; max-width: 32rem; }
+  .spinner { width: 3rem; height: 3rem; margin: 0 auto 1.5rem; border-radius: 50%;
+             border: .3rem solid color-mix(in srgb, var(--accent) 20%, transparent); border-top-color: var(--accent);
+             animation: spin 0.9s linear infinite; }
+  @keyframes spin { to { transform: rotate(360deg); } }
+  h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
+  p { margin: .25rem 0; color: var(--muted); }
+  #step { font-variant-numeric: tabular-nums; }
+  .failed .spinner { animation: none; border-color: #e12d39; }
+</style></head>
+<body><main id="main">
+  <div class="spinner" aria-hidden="true"></div>
+  <h1>Waking up ${title}…</h1>
+  <p id="step" role="status" aria-live="polite">${escapeHtml(describe(p))}</p>
+  <p><small>This page loads the app by itself as soon as it is ready.</small></p>
+</main>
+<script>
+(function () {
+  var step = document.getElementById('step');
+  var reloadAfter = ${d.NAP_RETRY_AFTER_SECONDS * 1000};
+  function describe(p) {
+    var s = Math.max(0, p.elapsedMs / 1000).toFixed(1) + ' s';
+    if (p.ready) return 'Ready, loading…';
+    if (p.error) return 'Could not start: ' + p.error;
+    if (p.state === 'stopping') return 'Finishing a nap…';
+    if (p.probes > 0) return 'Started, waiting until it answers (' + s + ')';
+    if (p.startAttempts > 1) return 'Starting, attempt ' + p.startAttempts + ' (' + s + ')';
+    return 'Starting (' + s + ')';
+  }
+  function reload() { window.location.reload(); }
+  if (!window.EventSource) { setTimeout(reload, reloadAfter); return; }
+  var events = new EventSource(${JSON.stringify(eventsUrl)});
+  events.onmessage = function (e) {
+    var p = JSON.parse(e.data);
+    step.textContent = describe(p);
+    if (p.ready) { events.close(); reload(); }
+    else if (p.error) { events.close(); document.getElementById('main').className = 'failed'; setTimeout(reload, 5000); }
+  };
+  events.onerror = function () { events.close(); setTimeout(reload, reloadAfter); };
+})();
+</script>
+</body></html>
+`;
+}
+
+function describe(p: WakeProgress): string {
+  if (p.error) return `Could not start: ${p.error}`;
+  return 'Starting…';
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}

@@ -1,0 +1,101 @@
+// How napping plugs into the service lifecycle (deploy, restore, remove). The
+// napper itself knows nothing of services or balancers; this file gives it
+// its hooks: probe = the service's health check on its writer targets,
+// ready = targets take traffic, asleep = stop health-checking.
+import { mkdirSync } from 'node:fs';
+import type { NapRequest } from '../control/protocol.ts';
+import type { DockerEngine } from '../docker/engine.ts';
+import { probeOnce } from '../health/health-check.ts';
+import { log } from '../log/logger.ts';
+import type { NapConfig } from '../nap/nap-config.ts';
+import type { NapOptions, NapPersisted } from '../nap/nap-options.ts';
+import { Napper } from '../nap/napper.ts';
+import { buildRuntimes } from '../nap/runtimes.ts';
+import type { Runtime } from '../nap/runtime.ts';
+import type { Service } from '../service/service.ts';
+
+export interface NapEnvironment {
+  config: NapConfig;
+  docker: DockerEngine | null;
+  runtimeDir: string;
+}
+
+export interface PreparedNap {
+  options: NapOptions;
+  runtimes: Runtime[];
+}
+
+export function resolveNapOptions(r: NapRequest, config: NapConfig): NapOptions {
+  return {
+    idleTimeoutMs: r.idleTimeoutMs ?? config.idleTimeoutMs,
+    wakeTimeoutMs: r.wakeTimeoutMs ?? config.wakeTimeoutMs,
+    container: r.container,
+    command: r.command,
+    group: r.group,
+  };
+}
+
+// Before a deploy's health wait: the app may be asleep, or (with
+// --nap-command) not started yet, so start it; the health check then decides.
+export async function prepareNap(
+  service: string,
+  options: NapOptions,
+  targets: readonly string[],
+  env: NapEnvironment,
+  previous: Napper | null,
+): Promise<PreparedNap> {
+  mkdirSync(env.runtimeDir, { recursive: true, mode: 0o700 });
+  if (previous !== null && previous.options.command !== '' && previous.options.command !== options.command) {
+    // A different command is a different app: stop the old one first.
+    await Promise.allSettled(previous.runtimes.map((r) => r.stop()));
+  }
+  const runtimes = buildRuntimes(service, options, targets, env);
+  try {
+    await Promise.all(runtimes.map((r) => r.start()));
+  } catch (err) {
+    for (const r of runtimes) r.close();
+    throw new Error(`cannot start the app: ${(err as Error).message}`);
+  }
+  return { options, runtimes };
+}
+
+export function attachNapper(
+  service: Service,
+  prepared: PreparedNap,
+  env: NapEnvironment,
+  save: () => Promise<void>,
+  restored?: NapPersisted,
+): Napper {
+  const napper = new Napper(
+    service.name,
+    prepared.options,
+    prepared.runtimes,
+    {
+      probe: async () => {
+        const results = await Promise.all(
+          service.active.writers.map((t) => probeOnce(t.host, t.port, service.targetOptions.healthCheck)),
+        );
+        return results.every(Boolean);
+      },
+      ready: () => service.active.markAllHealthy(),
+      asleep: () => service.active.stopHealthChecks(),
+      changed: () => void save().catch((err: Error) => log.error('Failed to save state', { error: err.message })),
+    },
+    { maxRetries: env.config.maxRetries, pollIntervalMs: env.config.pollIntervalMs },
+    restored,
+  );
+  service.napper?.close();
+  service.napper = napper;
+  service.napIgnoreUserAgents = env.config.ignoreUserAgents;
+  return napper;
+}
+
+// When a service is removed: we own a --nap-command process, so it stops
+// with the service; containers are Kamal's to stop.
+export async function detachNapper(service: Service): Promise<void> {
+  const napper = service.napper;
+  if (napper === null) return;
+  service.napper = null;
+  if (napper.options.command !== '') await Promise.allSettled(napper.runtimes.map((r) => r.stop()));
+  napper.close();
+}

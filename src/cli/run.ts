@@ -3,7 +3,6 @@
 import * as d from '../config/defaults.ts';
 import { envBool, envInt } from '../config/env.ts';
 import { log } from '../log/logger.ts';
-import { startProxy } from '../server/proxy.ts';
 import type { Command } from './command.ts';
 import type { FlagSpec } from './flags.ts';
 
@@ -27,10 +26,15 @@ export const runCommand: Command = {
   flags: runFlags(),
   async action(f) {
     log.debugEnabled = f.values.debug as boolean;
+    // Loaded here, not at the top: every other command is a short-lived client
+    // run by `docker exec`, and should not pay for loading the server (TLS, ACME).
+    const { startProxy } = await import('../server/proxy.ts');
     const proxy = await startProxy({
       httpPort: f.values['http-port'] as number,
       httpsPort: f.values['https-port'] as number,
       docker: f.values.docker as boolean,
+      // Our extension: another ACME CA for services deployed without one.
+      acmeDirectory: process.env.ACME_DIRECTORY ?? '',
     });
     await new Promise<void>((resolve) => {
       const stop = () => {

@@ -42,10 +42,16 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
   let kamalTarget = '';
   let hasRequestId = false;
   let hasRequestStart = false;
+  let hasHost = false;
 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
+    if (name.charCodeAt(0) === 58 /* ':' */) {
+      // HTTP/2 pseudo-headers; :authority becomes the upstream's Host.
+      if (name === ':authority' && host === '') host = value;
+      continue;
+    }
     if (name === 'connection') {
       // Headers named in Connection are hop-by-hop too (RFC 9110 §7.6.1).
       for (const token of value.split(',')) {
@@ -67,8 +73,10 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
       if (o.forwardHeaders) kamalTarget = kamalTarget ? `${kamalTarget}, ${value}` : value;
       continue;
     }
-    if (name === 'host') host = value;
-    else if (name === 'x-request-id') hasRequestId = true;
+    if (name === 'host') {
+      host = value;
+      hasHost = true;
+    } else if (name === 'x-request-id') hasRequestId = true;
     else if (name === 'x-request-start') hasRequestStart = true;
     out.push(raw[i]!, value);
   }
@@ -82,6 +90,7 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
     out.push(...kept);
   }
 
+  if (!hasHost && host !== '') out.push('Host', host);
   out.push('X-Forwarded-For', xff ? `${xff}, ${o.clientIp}` : o.clientIp);
   out.push('X-Forwarded-Host', xfh ?? host);
   out.push('X-Forwarded-Proto', xfp ?? o.scheme);

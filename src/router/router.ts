@@ -7,6 +7,8 @@ import { attachNapper, detachNapper, prepareNap, resolveNapOptions } from './nap
 import type { NapEnvironment, PreparedNap } from './napping.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Napper } from '../nap/napper.ts';
+import type tls from 'node:tls';
+import { Certificates } from '../tls/certificates.ts';
 import { formatGoDuration } from '../cli/duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
@@ -29,12 +31,46 @@ export class ServiceNotFoundError extends Error {
 export class Router {
   readonly #statePath: string;
   readonly #nap: NapEnvironment;
+  readonly certificates: Certificates;
   #services = new Map<string, Service>();
   #map = new ServiceMap<Service>([]);
 
-  constructor(statePath: string, nap: NapEnvironment) {
+  constructor(statePath: string, nap: NapEnvironment, tlsOptions: { defaultDirectory?: string; acmeCaPem?: string } = {}) {
     this.#statePath = statePath;
     this.#nap = nap;
+    this.certificates = new Certificates({
+      defaultDirectory: tlsOptions.defaultDirectory ?? '',
+      acmeCaPem: tlsOptions.acmeCaPem,
+      hostPolicy: (host) => this.#acmeAllowed(host),
+    });
+  }
+
+  // ---- TLS: certificates are chosen by SNI from the host's root (/) service.
+
+  async secureContextFor(serverName: string): Promise<tls.SecureContext | null> {
+    const service = this.#map.lookup(serverName, '/')?.service;
+    if (!service?.options.tlsEnabled || service.certManager === null) return null;
+    return service.certManager.getSecureContext(serverName);
+  }
+
+  alpnChallengeFor(serverName: string): tls.SecureContext | null {
+    return this.certificates.challenges.alpnContext(serverName.toLowerCase());
+  }
+
+  httpChallengeFor(token: string): string | null {
+    return this.certificates.challenges.httpResponse(token);
+  }
+
+  // Automatic certificates only for a host a TLS service names exactly (no
+  // wildcards: kamal-proxy refuses those for automatic TLS).
+  #acmeAllowed(host: string): boolean {
+    const service = this.#map.lookup(host, '/')?.service;
+    return (
+      service !== undefined &&
+      service.options.tlsEnabled &&
+      service.options.tlsCertificatePath === '' &&
+      service.options.hosts.includes(host.toLowerCase())
+    );
   }
 
   lookup(host: string | undefined, path: string): RouteMatch<Service> | null {
@@ -50,6 +86,7 @@ export class Router {
     validateServiceOptions(options);
     this.#checkConflicts(p.service, options);
     const errorPages = await loadPages(options.errorPagePath);
+    const certManager = options.tlsEnabled ? await this.certificates.managerFor(options) : null;
     const lb = new LoadBalancer(p.targets, p.readers, p.targetOptions, options.readTargetsAcceptWebsockets);
 
     log.info('Deploying', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
@@ -84,6 +121,7 @@ export class Router {
     let service = this.#services.get(p.service);
     if (service) replaced = service.update(options, p.targetOptions, lb, errorPages);
     else this.#services.set(p.service, (service = new Service(p.service, options, p.targetOptions, lb, errorPages)));
+    service.certManager = certManager;
     if (nap !== null) attachNapper(service, nap, this.#nap, () => this.save());
     else if (service.napper !== null) {
       // Deployed without nap flags: napping is off; the app keeps running.
@@ -279,6 +317,7 @@ export class Router {
 
   // Stops health checks and closes every pool (shutdown).
   close(): void {
+    this.certificates.close();
     for (const s of this.#services.values()) {
       s.napper?.close();
       s.active.close();
@@ -292,6 +331,7 @@ export class Router {
     const errorPages = await loadPages(options.errorPagePath);
     const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
     const service = new Service(state.name, options, state.targetOptions, active, errorPages, state.pause);
+    service.certManager = options.tlsEnabled ? await this.certificates.managerFor(options) : null;
     service.rolloutSplit = state.rollout;
     if (state.rolloutTargets.length > 0) {
       service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
@@ -325,8 +365,22 @@ export class Router {
     }
   }
 
+  // TLS settings belong to a host's root (/) service: services on other
+  // prefixes of the same host take its TLS and redirect settings (or the
+  // defaults when it has none), as kamal-proxy does, and so persist them.
   #rebuildMap(): void {
-    this.#map = new ServiceMap(this.#services.values());
+    const map = new ServiceMap(this.#services.values());
+    for (const s of this.#services.values()) {
+      if (s.options.pathPrefixes.includes('/')) continue;
+      const root = map.lookup(s.options.hosts[0] ?? '', '/')?.service;
+      s.options = {
+        ...s.options,
+        tlsEnabled: root?.options.tlsEnabled ?? false,
+        tlsRedirect: root?.options.tlsRedirect ?? true,
+      };
+      s.certManager = root?.certManager ?? null;
+    }
+    this.#map = map;
   }
 }
 

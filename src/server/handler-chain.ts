@@ -4,11 +4,13 @@
 //   2. request id      X-Request-ID, the client's or a new UUID
 //   3. request log     one JSON line when the exchange closes (status 499 if
 //                      the client left first; the upstream is then cancelled)
-//   4. router          host and path lookup; 404 page when nothing matches
-//   5. service         its own steps, in order, are listed in service.ts:
+//   4. ACME HTTP-01    answers for certificates being issued (plain HTTP only,
+//                      before any redirect; other paths fall through)
+//   5. router          host and path lookup; 404 page when nothing matches
+//   6. service         its own steps, in order, are listed in service.ts:
 //                      TLS check, redirects, pause/stop, balancer (503 when
 //                      no target is healthy), affinity and cookie scoping
-//   6. target          buffering, then the upstream exchange (502/504 on failure)
+//   7. target          buffering, then the upstream exchange (502/504 on failure)
 //
 // Upgrades (WebSocket) take the same steps with the raw socket instead of a
 // ServerResponse.
@@ -20,6 +22,7 @@ import { sendError } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
 import { clientGone } from '../target/errors.ts';
 import { logRequest } from './request-log.ts';
+import { ACME_CHALLENGE_PATH_PREFIX, acmeChallengeToken } from '../tls/acme-challenges.ts';
 
 const kContext = Symbol('kamal-napper.context');
 
@@ -59,14 +62,28 @@ export function contextForSocket(socket: Duplex): RequestContext | undefined {
 
 function begin(ctx: RequestContext): void {
   const h = ctx.req.headers;
+  // HTTP/2 has :authority instead of Host; everything after reads Host.
+  if (h.host === undefined && h[':authority'] !== undefined) h.host = h[':authority'] as string;
   ctx.requestStart = (h['x-request-start'] as string | undefined) ?? `t=${Date.now()}`;
   ctx.requestId = (h['x-request-id'] as string | undefined) ?? randomUUID();
 }
 
 function route(router: Router, ctx: RequestContext, head: Buffer | null): void {
+  if (ctx.scheme === 'http' && head === null && ctx.path.startsWith(ACME_CHALLENGE_PATH_PREFIX) && answerAcmeChallenge(router, ctx)) return;
   const match = router.lookup(ctx.req.headers.host, ctx.path);
   if (match === null) return sendError(ctx, 404);
   match.service.serve(ctx, match.prefix, head);
+}
+
+function answerAcmeChallenge(router: Router, ctx: RequestContext): boolean {
+  const token = acmeChallengeToken(ctx.path);
+  const answer = token === null ? null : router.httpChallengeFor(token);
+  if (answer === null) return false;
+  ctx.status = 200;
+  ctx.respBytes = Buffer.byteLength(answer);
+  ctx.respContentType = 'text/plain';
+  ctx.res!.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(ctx.respBytes)]).end(answer);
+  return true;
 }
 
 function onResponseClose(this: ServerResponse): void {

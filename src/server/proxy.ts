@@ -21,11 +21,14 @@ export interface ProxyConfig {
   docker?: boolean;
   napConfig?: NapConfig;
   runtimeDir?: string; // pid and log files of --nap-command apps
+  acmeDirectory?: string; // default ACME directory (`ACME_DIRECTORY`); "" = Let's Encrypt
+  acmeCaPem?: string; // trust for a private ACME server (tests)
 }
 
 export interface RunningProxy {
   readonly router: Router;
   readonly httpPort: number;
+  readonly httpsPort: number;
   readonly socketPath: string;
   stop(): Promise<void>;
 }
@@ -37,18 +40,19 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     config: config.napConfig ?? loadNapConfig(),
     docker: config.docker ? DockerEngine.fromEnv() : null,
     runtimeDir: config.runtimeDir ?? join(config.statePath ? dirname(statePath) : dataDir(), 'nap'),
-  });
+  }, { defaultDirectory: config.acmeDirectory, acmeCaPem: config.acmeCaPem });
   await router.restore();
   const server = new Server(router, config);
   await server.start();
   const control = new ControlServer(socketPath, router);
   await control.start();
-  log.info('Server started', { http: server.httpPort, https: config.httpsPort });
+  log.info('Server started', { http: server.httpPort, https: server.httpsPort });
 
   let stopping: Promise<void> | null = null;
   return {
     router,
     httpPort: server.httpPort,
+    httpsPort: server.httpsPort,
     socketPath,
     stop() {
       stopping ??= (async () => {

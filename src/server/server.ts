@@ -1,6 +1,9 @@
 // The client-facing listeners and their lifecycle: start, and a graceful stop
 // that lets requests in flight finish for up to SHUTDOWN_TIMEOUT_MS.
 import http from 'node:http';
+import http2 from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -27,6 +30,7 @@ export class Server {
   readonly #router: Router;
   readonly #config: ServerConfig;
   #http: http.Server | null = null;
+  #https: http2.Http2SecureServer | null = null;
 
   constructor(router: Router, config: ServerConfig) {
     this.#router = router;
@@ -39,26 +43,65 @@ export class Server {
     return typeof a === 'object' && a !== null ? a.port : this.#config.httpPort;
   }
 
+  get httpsPort(): number {
+    const a = this.#https?.address();
+    return typeof a === 'object' && a !== null ? a.port : this.#config.httpsPort;
+  }
+
   async start(): Promise<void> {
     this.#http = this.#createServer({ scheme: 'http', port: this.#config.httpPort });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
+    this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
+    await listen(this.#https, this.#config.httpsPort, this.#config.bindAddress);
   }
 
   async stop(): Promise<void> {
-    const server = this.#http;
+    await Promise.all([this.#stopServer(this.#http), this.#stopServer(this.#https)]);
+  }
+
+  async #stopServer(server: http.Server | http2.Http2SecureServer | null): Promise<void> {
     if (server === null) return;
     server.close();
     const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
     // Idle keep-alive connections close now; busy ones as soon as their
     // response is done. Poll rather than track every connection ourselves.
+    const h1 = server as http.Server;
     while (Date.now() < deadline && (await connectionCount(server)) > 0) {
-      server.closeIdleConnections();
+      h1.closeIdleConnections?.();
       await sleep(25);
     }
     if ((await connectionCount(server)) > 0) {
       log.warn('Closing active connections');
-      server.closeAllConnections();
+      if (h1.closeAllConnections) h1.closeAllConnections();
+      else for (const socket of this.#tlsSockets) socket.destroy();
     }
+  }
+
+  readonly #tlsSockets = new Set<import('node:net').Socket>();
+
+  // One TLS port for HTTP/2 and HTTP/1.1 (ALPN), with certificates chosen by
+  // SNI from the router, and TLS-ALPN-01 challenges answered in the handshake.
+  #createSecureServer(listener: ListenerInfo): http2.Http2SecureServer {
+    const router = this.#router;
+    const server = http2.createSecureServer({
+      allowHTTP1: true,
+      minVersion: 'TLSv1.2',
+      ...createTlsCallbacks({
+        getSecureContext: (name) => router.secureContextFor(name),
+        alpnContext: (name) => router.alpnChallengeFor(name),
+      }),
+    });
+    server.on('request', (req, res) => handleRequest(router, listener, req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
+    server.on('secureConnection', (socket) => {
+      this.#tlsSockets.add(socket);
+      socket.once('close', () => this.#tlsSockets.delete(socket));
+    });
+    // Go's http.Server logs these at INFO with this wording; so do we.
+    server.on('tlsClientError', (err, socket) => {
+      log.info(`http: TLS handshake error from ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`);
+    });
+    return server;
   }
 
   #createServer(listener: ListenerInfo): http.Server {
@@ -103,7 +146,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
 }
 
-function listen(server: http.Server, port: number, host?: string): Promise<void> {
+function listen(server: http.Server | http2.Http2SecureServer, port: number, host?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host }, () => {
@@ -113,7 +156,7 @@ function listen(server: http.Server, port: number, host?: string): Promise<void>
   });
 }
 
-function connectionCount(server: http.Server): Promise<number> {
+function connectionCount(server: http.Server | http2.Http2SecureServer): Promise<number> {
   return new Promise((resolve) => server.getConnections((_err, n) => resolve(n ?? 0)));
 }
 

@@ -22,6 +22,7 @@ import { usesRollout } from './rollout-controller.ts';
 import { NAP_EVENTS_PATH, NAP_RETRY_AFTER_SECONDS } from '../config/defaults.ts';
 import { isBrowserNavigation, isIgnoredClient } from '../nap/client-kind.ts';
 import type { Napper } from '../nap/napper.ts';
+import type { CertManager } from '../tls/cert-manager.ts';
 import { sendWaitingPage, serveWakeEvents } from '../nap/waiting-page.ts';
 
 export class Service {
@@ -34,6 +35,7 @@ export class Service {
   readonly pause: PauseController;
   errorPages: ErrorPages | null;
   napper: Napper | null = null;
+  certManager: CertManager | null = null;
   napIgnoreUserAgents: readonly string[] = [];
 
   constructor(

@@ -14,7 +14,7 @@ import { log as defaultLog, type Logger } from '../log/logger.ts';
 import { openAcmeClient } from './acme-account.ts';
 import { AcmeCache, LETS_ENCRYPT_PRODUCTION_URL, acmeCacheDir } from './acme-cache.ts';
 import { ChallengeStore } from './acme-challenges.ts';
-import { issueCertificate, type ChallengeFailedError, type ChallengeType } from './acme-issuer.ts';
+import { ChallengeFailedError, issueCertificate, type ChallengeType } from './acme-issuer.ts';
 import { trustAcmeServerCa } from './acme-trust.ts';
 import { isCertifiableName, normalizeServerName, type CertManager } from './cert-manager.ts';
 import { coversHost, decodeBundle, encodeBundle, parseCertificate, renewalDue, type Certificate } from './certificate.ts';
@@ -175,7 +175,17 @@ export class AcmeManager implements CertManager {
     }
     try {
       const client = await this.#acmeClient();
-      const issued = await issueCertificate(client, host, this.#challengeTypes, this.challenges, (e) => this.#demote(e));
+      // As Go's autocert does, a challenge type that fails is followed at once
+      // by a new order with the next type, so a CA that cannot reach port 80
+      // (or port 443, behind a TLS-terminating CDN) still issues on this call.
+      let issued: Awaited<ReturnType<typeof issueCertificate>> | null = null;
+      for (let attempt = 1; issued === null; attempt++) {
+        try {
+          issued = await issueCertificate(client, host, this.#challengeTypes, this.challenges, (e) => this.#demote(e));
+        } catch (err) {
+          if (!(err instanceof ChallengeFailedError) || attempt >= this.#challengeTypes.length) throw err;
+        }
+      }
       const cert = parseCertificate(issued.keyPem, issued.chainPem);
       if (!coversHost(cert, host, this.#now())) throw new Error(`the CA issued a certificate that does not cover ${host}`);
       state.cert = cert;

@@ -8,11 +8,12 @@ import { test } from 'node:test';
 import { request } from 'undici';
 import { freePort, startBackend } from '../helpers/backend.ts';
 import { cli, ROOT, spawnProxy } from '../helpers/proxy.ts';
+import { selfSigned, tempDir } from '../tls/openssl.ts';
 
 async function environment() {
   const home = mkdtempSync(join(tmpdir(), 'kn-home-'));
   const port = await freePort();
-  const env = { HOME: home, KAMAL_PROXY_SOCKET: join(home, 'kamal-proxy.sock') };
+  const env = { HOME: home, KAMAL_PROXY_SOCKET: join(home, 'kamal-proxy.sock'), KAMAL_PROXY_HTTPS_PORT: String(await freePort()) };
   return { home, port, env, stateDir: join(home, '.config', 'kamal-proxy') };
 }
 
@@ -64,6 +65,9 @@ test('a state file written by kamal-proxy loads; a broken service is skipped, no
   webState!.options.error_page_path = ''; // the fixture's directory does not exist here
   apiState!.active_targets = [api.address];
   apiState!.active_readers = [];
+  const cert = selfSigned(tempDir(), 'example', ['example.com']);
+  apiState!.options.tls_certificate_path = cert.certPath;
+  apiState!.options.tls_private_key_path = cert.keyPath;
   blogState!.active_targets = [blog.address];
   // A fourth service whose error pages are missing: kamal-proxy would drop
   // every service over it; we drop only this one.

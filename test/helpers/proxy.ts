@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import { log } from '../../src/log/logger.ts';
 import { startProxy } from '../../src/server/proxy.ts';
 import type { RunningProxy } from '../../src/server/proxy.ts';
+import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { DeployParams } from '../../src/control/protocol.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../../src/service/options.ts';
 import type { ServiceOptions, TargetOptions } from '../../src/service/options.ts';
@@ -28,7 +29,14 @@ export interface TestProxy extends RunningProxy {
   url(path?: string): string;
 }
 
-export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-'))): Promise<TestProxy> {
+// `options` is for the few tests that need more: Docker access (napping
+// containers) or their own napping defaults. Without it, as before.
+export interface TestProxyOptions {
+  docker?: boolean; // default false, as `kamal-proxy run` without --docker
+  napConfig?: NapConfig; // default: loadNapConfig() (environment and config file)
+}
+
+export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-')), options: TestProxyOptions = {}): Promise<TestProxy> {
   const statePath = join(dir, 'kamal-proxy.state');
   const proxy = await startProxy({
     httpPort: 0,
@@ -36,6 +44,8 @@ export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-'
     bindAddress: '127.0.0.1',
     socketPath: join(dir, 'kamal-proxy.sock'),
     statePath,
+    ...(options.docker !== undefined ? { docker: options.docker } : {}),
+    ...(options.napConfig !== undefined ? { napConfig: options.napConfig } : {}),
   });
   return { ...proxy, dir, statePath, url: (path = '/') => `http://127.0.0.1:${proxy.httpPort}${path}` };
 }

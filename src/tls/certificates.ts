@@ -1,0 +1,55 @@
+// Every certificate source of the running proxy, and the choice between them
+// per service: a custom certificate (loaded at deploy and restore), or
+// automatic certificates from an ACME CA. Services using the same CA and
+// cache share one AcmeManager, and every manager publishes its challenges in
+// one store, so the HTTP port and the TLS-ALPN handshake can answer for all.
+import type { ServiceOptions } from '../service/options.ts';
+import { AcmeManager } from './acme-manager.ts';
+import { ChallengeStore } from './acme-challenges.ts';
+import type { CertManager } from './cert-manager.ts';
+import { StaticCertManager } from './static-cert.ts';
+
+export interface CertificatesOptions {
+  // ACME directory for services deployed without one (`ACME_DIRECTORY` on
+  // run; kamal-proxy always means Let's Encrypt production then).
+  defaultDirectory: string;
+  // May an automatic certificate be ordered for this host?
+  hostPolicy(host: string): boolean;
+  // A private CA for the ACME server's own HTTPS (test CAs such as pebble).
+  acmeCaPem?: string;
+  renewCheckIntervalMs?: number;
+}
+
+export class Certificates {
+  readonly challenges = new ChallengeStore();
+  readonly #opts: CertificatesOptions;
+  readonly #acme = new Map<string, AcmeManager>();
+
+  constructor(opts: CertificatesOptions) {
+    this.#opts = opts;
+  }
+
+  // Throws 'unable to load certificate' for a bad custom pair.
+  async managerFor(o: ServiceOptions): Promise<CertManager> {
+    if (o.tlsCertificatePath !== '') return StaticCertManager.load(o.tlsCertificatePath, o.tlsPrivateKeyPath);
+    const directory = o.acmeDirectory || this.#opts.defaultDirectory;
+    const key = `${directory}\n${o.acmeCachePath}`;
+    let manager = this.#acme.get(key);
+    if (manager === undefined) {
+      manager = new AcmeManager({
+        cachePath: o.acmeCachePath,
+        directoryUrl: directory,
+        hostPolicy: (host) => this.#opts.hostPolicy(host),
+        challenges: this.challenges,
+        caPem: this.#opts.acmeCaPem,
+        renewCheckIntervalMs: this.#opts.renewCheckIntervalMs,
+      });
+      this.#acme.set(key, manager);
+    }
+    return manager;
+  }
+
+  close(): void {
+    for (const m of this.#acme.values()) m.close();
+  }
+}

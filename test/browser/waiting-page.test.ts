@@ -3,7 +3,7 @@
 // it loads the app by itself (one reload, same URL) the moment it is ready.
 // Requires /usr/bin/chromium (skipped without it; see test/helpers/browser.ts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -101,11 +101,14 @@ describe('waiting page in a real browser', { skip: browserSkip() }, () => {
     assert.equal(first?.headers()['retry-after'], '1');
     assert.match(await page.title(), /Waking up sleeper/);
 
-    // While it still waits, keep a picture of it for people to look at.
+    // While it still waits, keep a picture of it for people to look at. Best
+    // effort: on a loaded machine the page may already be reloading into the
+    // app, and the picture is not what this test is about.
     const shot = join(dir, 'waiting-page.png');
-    await page.screenshot({ path: shot, animations: 'disabled' });
-    assert.ok(statSync(shot).size > 1_000, 'a real screenshot');
-    t.diagnostic(`waiting page screenshot: ${shot}`);
+    await page.screenshot({ path: shot, timeout: 2_000 }).then(
+      () => t.diagnostic(`waiting page screenshot: ${shot}`),
+      (err: Error) => t.diagnostic(`no screenshot of the waiting page: ${err.message.split('\n')[0]}`),
+    );
 
     await page.waitForFunction(() => document.body?.innerText.includes('hello from sleeper'), undefined, { timeout: 15_000 });
     assert.equal(page.url(), url, 'the app is shown at the URL that was asked for');

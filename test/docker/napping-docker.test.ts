@@ -75,12 +75,15 @@ function napTests(): void {
 
   // Every proxy and container goes, whatever the tests did.
   after(async () => {
-    for (const p of proxies) {
-      for (const s of p.router.napStatus()) await p.router.remove(s.service).catch(() => {});
-      await p.stop();
+    try {
+      for (const p of proxies) {
+        for (const s of p.router.napStatus()) await p.router.remove(s.service).catch(() => {});
+        await p.stop().catch(() => {});
+      }
+      for (const b of blockers) if (b.listening) b.close();
+    } finally {
+      await removeAllDockerApps();
     }
-    for (const b of blockers) if (b.listening) b.close();
-    await removeAllDockerApps();
   });
 
   async function proxyOn(dir: string): Promise<TestProxy> {

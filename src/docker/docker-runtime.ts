@@ -130,7 +130,7 @@ export class DockerRuntime implements Runtime {
       this.#known = 'missing';
       throw new Error(`${this.description}: container ${this.#ref} does not exist`);
     }
-    this.#targetId = target.id;
+    this.#setTargetId(target.id);
     this.#known = 'running'; // set before the call: its event may arrive before its answer
     try {
       await this.#startOne(target);
@@ -158,7 +158,7 @@ export class DockerRuntime implements Runtime {
       this.#known = 'missing';
       return;
     }
-    this.#targetId = target.id;
+    this.#setTargetId(target.id);
     const members = this.#group ? await this.#membersOrNone(target) : [];
     this.#known = 'stopped';
     const up = members.filter((m) => !['created', 'exited', 'dead'].includes(m.status));
@@ -249,7 +249,8 @@ export class DockerRuntime implements Runtime {
           return;
         }
         if (this.#stream !== stream) return;
-        if (info !== null) this.#targetId = info.id;
+        if (info !== null) this.#setTargetId(info.id);
+        if (this.#stream !== stream) return; // reopened for a recreated container
         // While our own start or stop runs, it sets the state itself.
         if (this.#busy > 0) return;
         // A new subscription starts from the present; a resumed one reports
@@ -259,6 +260,17 @@ export class DockerRuntime implements Runtime {
       },
       () => {}, // reported through #onStreamEnd
     );
+  }
+
+  // A container recreated under the same name has a new id: the event stream,
+  // filtered on the old id, must follow it.
+  #setTargetId(id: string): void {
+    const changed = this.#targetId !== null && this.#targetId !== id;
+    this.#targetId = id;
+    if (changed && this.#stream !== null) {
+      this.#unwatch();
+      this.#watch();
+    }
   }
 
   #unwatch(): void {

@@ -31,8 +31,12 @@ export interface WakeProgress {
   startAttempts: number;
   probes: number;
   ready: boolean;
+  // For visitors: whether the last wake failed, in words that reveal nothing
+  // of the app (its command may hold secrets); the detail is in the log.
   error: string;
 }
+
+export const WAKE_FAILED_TEXT = 'the app could not be started';
 
 export class WakeError extends Error {}
 
@@ -269,7 +273,7 @@ export class Napper {
       startAttempts: this.#startAttempts,
       probes: this.#probes,
       ready: this.awake,
-      error: this.#state === 'stopped' ? this.#error : '',
+      error: this.#state === 'stopped' && this.#error !== '' ? WAKE_FAILED_TEXT : '',
     };
   }
 

@@ -60,6 +60,7 @@ function waitingPage(service: string, eventsUrl: string, p: WakeProgress): strin
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="robots" content="noindex">
+<noscript><meta http-equiv="refresh" content="${d.NAP_RETRY_AFTER_SECONDS * 2}"></noscript>
 <title>Waking up ${title}…</title>
 <style>
   :root { color-scheme: light dark; --fg: #1f2933; --muted: #616e7c; --bg: #f5f7fa; --accent: #2f80ed; }
@@ -71,40 +72,59 @@ function waitingPage(service: string, eventsUrl: string, p: WakeProgress): strin
              border: .3rem solid color-mix(in srgb, var(--accent) 20%, transparent); border-top-color: var(--accent);
              animation: spin 0.9s linear infinite; }
   @keyframes spin { to { transform: rotate(360deg); } }
+  @media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 3s; } }
   h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
   p { margin: .25rem 0; color: var(--muted); }
   #step { font-variant-numeric: tabular-nums; }
+  button { margin-top: 1rem; font: inherit; padding: .4rem 1rem; border-radius: 6px; border: 1px solid var(--accent);
+           background: var(--accent); color: white; cursor: pointer; }
   .failed .spinner { animation: none; border-color: #e12d39; }
+  .failed-only { display: none; }
+  .failed .waiting-only { display: none; } .failed .failed-only { display: block; } .failed button.failed-only { display: inline-block; }
 </style></head>
 <body><main id="main">
   <div class="spinner" aria-hidden="true"></div>
-  <h1>Waking up ${title}…</h1>
+  <h1 class="waiting-only">Waking up ${title}…</h1>
+  <h1 class="failed-only">${title} did not wake up</h1>
   <p id="step" role="status" aria-live="polite">${escapeHtml(describe(p))}</p>
-  <p><small>This page loads the app by itself as soon as it is ready.</small></p>
+  <p class="waiting-only"><small>This page loads the app by itself as soon as it is ready.</small></p>
+  <p class="failed-only"><small>This page tries again by itself in <span id="retry">30</span> s.</small></p>
+  <button class="failed-only" type="button" onclick="window.location.reload()">Try again now</button>
 </main>
 <script>
 (function () {
   var step = document.getElementById('step');
   var reloadAfter = ${d.NAP_RETRY_AFTER_SECONDS * 1000};
+  var last = null, lastAt = Date.now(), done = false;
   function describe(p) {
-    var s = Math.max(0, p.elapsedMs / 1000).toFixed(1) + ' s';
+    // Elapsed time runs on between events (a container start sends none).
+    var s = Math.max(0, (p.elapsedMs + Date.now() - lastAt) / 1000).toFixed(1) + ' s';
     if (p.ready) return 'Ready, loading…';
-    if (p.error) return 'Could not start: ' + p.error;
+    if (p.error) return 'Could not start: ' + p.error + '.';
     if (p.state === 'stopping') return 'Finishing a nap…';
     if (p.probes > 0) return 'Started, waiting until it answers (' + s + ')';
     if (p.startAttempts > 1) return 'Starting, attempt ' + p.startAttempts + ' (' + s + ')';
     return 'Starting (' + s + ')';
   }
   function reload() { window.location.reload(); }
+  function fail() {
+    done = true;
+    document.getElementById('main').className = 'failed';
+    // Each reload is a new wake: back off rather than retry in a loop.
+    var left = 30, retry = document.getElementById('retry');
+    setInterval(function () { if (--left <= 0) reload(); else retry.textContent = String(left); }, 1000);
+  }
+  setInterval(function () { if (last && !done) step.textContent = describe(last); }, 250);
   if (!window.EventSource) { setTimeout(reload, reloadAfter); return; }
   var events = new EventSource(${JSON.stringify(eventsUrl)});
   events.onmessage = function (e) {
-    var p = JSON.parse(e.data);
-    step.textContent = describe(p);
-    if (p.ready) { events.close(); reload(); }
-    else if (p.error) { events.close(); document.getElementById('main').className = 'failed'; setTimeout(reload, 5000); }
+    last = JSON.parse(e.data);
+    lastAt = Date.now();
+    step.textContent = describe(last);
+    if (last.ready) { done = true; events.close(); reload(); }
+    else if (last.error) { events.close(); fail(); }
   };
-  events.onerror = function () { events.close(); setTimeout(reload, reloadAfter); };
+  events.onerror = function () { if (!done) { events.close(); setTimeout(reload, reloadAfter); } };
 })();
 </script>
 </body></html>
@@ -112,7 +132,7 @@ function waitingPage(service: string, eventsUrl: string, p: WakeProgress): strin
 }
 
 function describe(p: WakeProgress): string {
-  if (p.error) return `Could not start: ${p.error}`;
+  if (p.error) return `Could not start: ${p.error}.`;
   return 'Starting…';
 }
 

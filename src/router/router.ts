@@ -318,6 +318,7 @@ export class Router {
   // Stops health checks and closes every pool (shutdown).
   close(): void {
     this.certificates.close();
+    void this.#nap.docker?.close();
     for (const s of this.#services.values()) {
       s.napper?.close();
       s.active.close();

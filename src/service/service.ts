@@ -83,7 +83,7 @@ export class Service {
     if (location !== null) return sendRedirect(ctx, location);
 
     const path = this.options.stripPrefix ? stripPathPrefix(ctx.path, prefix) : ctx.path;
-    if (this.napper !== null && path === NAP_EVENTS_PATH && head === null) return serveWakeEvents(ctx, this.napper);
+    if (this.napper !== null && head === null && ctx.path === eventsPath(prefix)) return serveWakeEvents(ctx, this.napper);
     if (this.pause.running) return this.#forward(ctx, prefix, path, head);
     void this.#whilePaused(ctx, prefix, path, head);
   }
@@ -144,8 +144,7 @@ export class Service {
     const wake = napper.wake(`${ctx.req.method} ${ctx.path}`);
     if (head === null && isBrowserNavigation(ctx.req)) {
       wake.catch(() => {}); // the page follows it over its event stream
-      const base = prefix === '/' || !this.options.stripPrefix ? '' : prefix;
-      return sendWaitingPage(ctx, napper, base + NAP_EVENTS_PATH);
+      return sendWaitingPage(ctx, napper, eventsPath(prefix));
     }
     try {
       await wake;
@@ -170,6 +169,12 @@ export class Service {
       ...(this.napper !== null ? { nap: this.napper.persisted() } : {}),
     };
   }
+}
+
+// The waiting page's event stream lives under the service's own prefix, so
+// it reaches this service whether or not the prefix is stripped.
+function eventsPath(prefix: string): string {
+  return prefix === '/' ? NAP_EVENTS_PATH : prefix + NAP_EVENTS_PATH;
 }
 
 function answerHealthy(ctx: RequestContext): void {

@@ -36,6 +36,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
   #resume: (() => void) | null = null;
   #requestBuffer: SpillBuffer | null = null;
   #responseBuffer: SpillBuffer | null = null;
+  #smallResponse: Buffer[] | null = null; // a buffered response that fits in --buffer-memory
   #status = 0;
   #headers: string[] | null = null;
 
@@ -130,7 +131,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
       }
       this.#status = statusCode;
       this.#headers = out;
-      this.#responseBuffer = new SpillBuffer({ maxMemoryBytes: o.maxMemoryBufferBytes, maxBytes: o.maxResponseBodyBytes });
+      // Most responses are small: keep them in an array and write them in one
+      // go, without a spill buffer and its stream (the length is known, and
+      // undici never delivers more than Content-Length).
+      if (Number(headers['content-length']) <= o.maxMemoryBufferBytes) this.#smallResponse = [];
+      else this.#responseBuffer = new SpillBuffer({ maxMemoryBytes: o.maxMemoryBufferBytes, maxBytes: o.maxResponseBodyBytes });
       return;
     }
     const res = ctx.res!;
@@ -139,6 +144,10 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#smallResponse !== null) {
+      this.#smallResponse.push(chunk);
+      return;
+    }
     if (this.#responseBuffer !== null) {
       controller.pause();
       this.#responseBuffer.write(chunk).then(
@@ -157,6 +166,15 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
 
   onResponseEnd(): void {
     const res = this.#ctx.res!;
+    const small = this.#smallResponse;
+    if (small !== null) {
+      this.#finish();
+      const body = small.length === 1 ? small[0]! : Buffer.concat(small);
+      this.#ctx.respBytes = body.length;
+      res.writeHead(this.#status, this.#headers!);
+      res.end(body);
+      return;
+    }
     const buffer = this.#responseBuffer;
     if (buffer === null) {
       this.#finish();

@@ -5,6 +5,7 @@ import { socketPath } from '../config/paths.ts';
 import { call } from '../control/client.ts';
 import type { NapStatusEntry } from '../control/protocol.ts';
 import type { Command } from './command.ts';
+import { formatTable } from './table.ts';
 
 export function formatStatus(entries: readonly NapStatusEntry[], now = Date.now()): string {
   if (entries.length === 0) return 'No service naps. Deploy with --idle-timeout, --nap-command or --nap-container.\n';
@@ -18,8 +19,7 @@ export function formatStatus(entries: readonly NapStatusEntry[], now = Date.now(
     e.runtime,
   ]);
   const header = ['Service', 'State', 'Active', 'Last activity', 'Idle timeout', 'Wakes', 'Runtime'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)) + 2);
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('').trimEnd()).join('\n') + '\n';
+  return formatTable(header, rows, false);
 }
 
 export const statusCommand: Command = {

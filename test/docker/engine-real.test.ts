@@ -7,29 +7,12 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DockerEngine } from '../../src/docker/engine.ts';
 import { DockerRuntime } from '../../src/docker/docker-runtime.ts';
-import { docker, removeAllDockerApps, startDockerApp, TEST_IMAGE, waitForUp } from '../helpers/docker-app.ts';
+import { docker, removeAllDockerApps, startDockerApp, waitForUp, dockerUnavailable } from '../helpers/docker-app.ts';
 import { engineContract } from './engine-contract.ts';
 
 const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
 
-async function availability(): Promise<string | null> {
-  const probe = DockerEngine.fromEnv(process.env, 3000);
-  try {
-    if (!(await probe.ping())) return `no Docker daemon answers on ${probe.socketPath}`;
-    try {
-      await docker(['image', 'inspect', TEST_IMAGE], 10_000);
-    } catch {
-      return `image ${TEST_IMAGE} is missing`;
-    }
-    return null;
-  } catch (error) {
-    return `the Docker daemon on ${probe.socketPath} failed: ${(error as Error).message}`;
-  } finally {
-    await probe.close();
-  }
-}
-
-const problem = await availability();
+const problem = await dockerUnavailable();
 
 if (problem !== null && required) {
   test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {

@@ -19,13 +19,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
-import { DockerEngine } from '../../src/docker/engine.ts';
 import { DEFAULT_NAP_IGNORE_USER_AGENTS } from '../../src/config/defaults.ts';
 import { log } from '../../src/log/logger.ts';
 import { loadNapConfig } from '../../src/nap/nap-config.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { NapRequest } from '../../src/control/protocol.ts';
-import { docker, removeAllDockerApps, startDockerApp, TEST_IMAGE } from '../helpers/docker-app.ts';
+import { docker, removeAllDockerApps, startDockerApp, TEST_IMAGE, dockerUnavailable } from '../helpers/docker-app.ts';
 import type { DockerApp, DockerAppOptions } from '../helpers/docker-app.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
@@ -38,24 +37,7 @@ const MONITOR_UA = 'KnTestMonitor/1.0 (+https://monitor.example.com)';
 // recovering wake (a real `docker start`) must fit in it on a busy machine.
 const FAILING_WAKE_TIMEOUT_MS = 3_000;
 
-async function availability(): Promise<string | null> {
-  const probe = DockerEngine.fromEnv(process.env, 3000);
-  try {
-    if (!(await probe.ping())) return `no Docker daemon answers on ${probe.socketPath}`;
-    try {
-      await docker(['image', 'inspect', TEST_IMAGE], 10_000);
-    } catch {
-      return `image ${TEST_IMAGE} is missing`;
-    }
-    return null;
-  } catch (error) {
-    return `the Docker daemon on ${probe.socketPath} failed: ${(error as Error).message}`;
-  } finally {
-    await probe.close();
-  }
-}
-
-const problem = await availability();
+const problem = await dockerUnavailable();
 
 if (problem !== null && required) {
   test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {

@@ -11,6 +11,7 @@ import type { Backend } from '../helpers/backend.ts';
 import { cli, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { shellSplit } from '../helpers/shell.ts';
+import { napApp } from '../helpers/nap.ts';
 
 quietLogs();
 
@@ -125,5 +126,21 @@ describe('CLI against a running proxy', () => {
     const missing = await kamal('kamal-proxy rollout set maint-web');
     assert.deepEqual([missing.code, missing.stderr], [1, 'Error: at least one of the flags in the group [percent list] is required\n']);
     assert.equal((await kamal('kamal-proxy remove maint-web')).code, 0);
+  });
+  test('napping from the command line: deploy flags, status, nap, wake, stop-all, list', async () => {
+    const app = await napApp(proxy.dir, 'cli-nap');
+    const napper = (args: string[]) => cli(args, env);
+    const deployed = await napper(['deploy', 'cli-nap', `--target=${app.address}`, '--host=nap.example.com', '--idle-timeout=0', `--nap-command=${app.command}`]);
+    assert.deepEqual([deployed.code, deployed.stderr], [0, '']);
+    assert.match((await napper(['status'])).stdout, /^cli-nap\s+idle\s+0\s+\S+ ago\s+never\s+0\s+process:pid \d+$/m);
+    assert.equal((await napper(['nap', 'cli-nap'])).code, 0);
+    assert.match((await napper(['status'])).stdout, /^cli-nap\s+stopped\s/m);
+    assert.match((await napper(['list'])).stdout.replace(/\x1b\[[0-9;]*m/g, ''), /^cli-nap\s+nap\.example\.com\s+\/\s+\S+\s+running\s+no\s+stopped$/m);
+    assert.equal((await napper(['wake', 'cli-nap'])).code, 0);
+    assert.match((await napper(['status'])).stdout, /^cli-nap\s+idle\s+0\s+\S+ ago\s+never\s+1\s/m);
+    assert.equal((await napper(['stop-all'])).stdout, 'Napping: cli-nap\n');
+    const notNapping = await napper(['nap', 'app-nowhere']);
+    assert.deepEqual([notNapping.code, notNapping.stderr], [1, 'Error: service not found\n']);
+    assert.equal((await napper(['remove', 'cli-nap'])).code, 0);
   });
 });

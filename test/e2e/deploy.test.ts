@@ -5,7 +5,6 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
 import { startBackend } from '../helpers/backend.ts';
-import type { Backend } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';

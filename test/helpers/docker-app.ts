@@ -134,3 +134,23 @@ export async function waitForUp(app: DockerApp, timeoutMs = 10_000): Promise<voi
   }
   throw new Error(`${app.name} did not answer ${app.url}/up within ${timeoutMs} ms (${last})`);
 }
+
+// Why the real-engine suites cannot run here (null: they can): no daemon, or
+// no local test image.
+export async function dockerUnavailable(): Promise<string | null> {
+  const { DockerEngine } = await import('../../src/docker/engine.ts');
+  const probe = DockerEngine.fromEnv(process.env, 3000);
+  try {
+    if (!(await probe.ping())) return `no Docker daemon answers on ${probe.socketPath}`;
+    try {
+      await docker(['image', 'inspect', TEST_IMAGE], 10_000);
+    } catch {
+      return `image ${TEST_IMAGE} is missing`;
+    }
+    return null;
+  } catch (error) {
+    return `the Docker daemon on ${probe.socketPath} failed: ${(error as Error).message}`;
+  } finally {
+    await probe.close();
+  }
+}

@@ -304,9 +304,13 @@ export class Router {
     for (const e of loaded.errors) {
       log.error('Failed to restore service', { service: e.name, index: e.index, error: e.message });
     }
+    // (host, prefix) pairs already restored: checked here rather than by
+    // rebuilding the routing table after every service, which made restoring
+    // many services quadratic.
+    const claimed = new Set<string>();
     for (const state of loaded.services) {
       try {
-        await this.#restoreService(state);
+        await this.#restoreService(state, claimed);
       } catch (err) {
         log.error('Failed to restore service', { service: state.name, error: (err as Error).message });
       }
@@ -326,9 +330,12 @@ export class Router {
     }
   }
 
-  async #restoreService(state: ServiceState): Promise<void> {
+  async #restoreService(state: ServiceState, claimed: Set<string>): Promise<void> {
     const options = normalizeOptions(state.options);
-    this.#checkConflicts(state.name, options);
+    const pairs = options.hosts.flatMap((h) => options.pathPrefixes.map((p) => `${h}\n${p}`));
+    if (this.#services.has(state.name) || pairs.some((pair) => claimed.has(pair))) {
+      throw new Error('host settings conflict with another service');
+    }
     const errorPages = await loadPages(options.errorPagePath);
     const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
     const service = new Service(state.name, options, state.targetOptions, active, errorPages, state.pause);
@@ -344,7 +351,7 @@ export class Router {
     if (napper === null || napper.awake) active.markAllHealthy();
     if (napper?.awake) void napper.reconcile();
     this.#services.set(state.name, service);
-    this.#rebuildMap();
+    for (const pair of pairs) claimed.add(pair);
   }
 
   // Without its runtime (Docker access turned off since) the service is still

@@ -3,7 +3,7 @@
 // its hooks: probe = the service's health check on its writer targets,
 // ready = targets take traffic, asleep = stop health-checking.
 import { mkdirSync } from 'node:fs';
-import type { NapRequest } from '../control/protocol.ts';
+import type { NapRequest, NapStatusEntry } from '../control/protocol.ts';
 import type { DockerEngine } from '../docker/engine.ts';
 import { probeOnce } from '../health/health-check.ts';
 import { log } from '../log/logger.ts';
@@ -98,4 +98,23 @@ export async function detachNapper(service: Service): Promise<void> {
   service.napper = null;
   if (napper.options.command !== '') await Promise.allSettled(napper.runtimes.map((r) => r.stop()));
   napper.close();
+}
+
+// `kamal-napper status`: every napping service, sorted by name.
+export function napStatusEntries(services: Iterable<Service>): NapStatusEntry[] {
+  return [...services]
+    .filter((s) => s.napper !== null)
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((s) => {
+      const n = s.napper!;
+      return {
+        service: s.name,
+        state: n.state,
+        active: n.active,
+        lastActivityMs: n.lastActivityMs,
+        idleTimeoutMs: n.options.idleTimeoutMs,
+        wakes: n.wakes,
+        runtime: n.runtimes.map((r) => r.description).join(', '),
+      };
+    });
 }

@@ -3,7 +3,7 @@
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
 import type { DeployParams, ListEntry, NapStatusEntry } from '../control/protocol.ts';
-import { attachNapper, detachNapper, prepareNap, resolveNapOptions } from './napping.ts';
+import { attachNapper, detachNapper, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Napper } from '../nap/napper.ts';
@@ -234,21 +234,7 @@ export class Router {
   // ---- napping commands (kamal-napper status / wake / nap / stop-all)
 
   napStatus(): NapStatusEntry[] {
-    return [...this.#services.values()]
-      .filter((s) => s.napper !== null)
-      .sort((a, b) => (a.name < b.name ? -1 : 1))
-      .map((s) => {
-        const n = s.napper!;
-        return {
-          service: s.name,
-          state: n.state,
-          active: n.active,
-          lastActivityMs: n.lastActivityMs,
-          idleTimeoutMs: n.options.idleTimeoutMs,
-          wakes: n.wakes,
-          runtime: n.runtimes.map((r) => r.description).join(', '),
-        };
-      });
+    return napStatusEntries(this.#services.values());
   }
 
   async napWake(name: string): Promise<void> {

@@ -24,7 +24,8 @@ import { log } from '../../src/log/logger.ts';
 import { loadNapConfig } from '../../src/nap/nap-config.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { NapRequest } from '../../src/control/protocol.ts';
-import { docker, removeAllDockerApps, startDockerApp, TEST_IMAGE, dockerUnavailable } from '../helpers/docker-app.ts';
+import type { ServiceOptions } from '../../src/service/options.ts';
+import { docker, removeAllDockerApps, startDockerApp, dockerUnavailable } from '../helpers/docker-app.ts';
 import type { DockerApp, DockerAppOptions } from '../helpers/docker-app.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
@@ -81,9 +82,10 @@ function napTests(): void {
 
   const hostOf = (app: DockerApp) => `${app.service}.example.com`;
 
-  async function deploy(p: TestProxy, app: DockerApp, nap: Partial<NapRequest> & { idleTimeoutMs: number }): Promise<void> {
+  // Routed by Host (hostOf) unless given other routing options.
+  async function deploy(p: TestProxy, app: DockerApp, nap: Partial<NapRequest> & { idleTimeoutMs: number }, route?: Partial<ServiceOptions>): Promise<void> {
     await p.router.deploy({
-      ...deployParams(app.service, [`127.0.0.1:${app.port}`], { options: { hosts: [hostOf(app)] } }),
+      ...deployParams(app.service, [`127.0.0.1:${app.port}`], { options: route ?? { hosts: [hostOf(app)] } }),
       nap: { wakeTimeoutMs: 10_000, container: app.shortId, command: '', group: false, ...nap },
     });
   }
@@ -158,11 +160,43 @@ function napTests(): void {
       assert.equal(await running(app.id), true);
     });
 
-    test(
-      'a WebSocket opened to a stopped container connects after the wake',
-      { skip: `${TEST_IMAGE} serves HTTP with busybox httpd, which cannot speak WebSocket (covered with the process runtime in test/e2e/napping.test.ts)` },
-      () => {},
-    );
+    // The bound is only there so a socket that never opens or never echoes
+    // fails the test instead of hanging the run.
+    test('a WebSocket opened to a stopped container connects after the wake', { timeout: 30_000 }, async () => {
+      // httpd cannot speak WebSocket: this container runs nap-app.ts on Node.
+      const app = await napApp({ app: 'node' });
+      // A WebSocket client cannot set Host: the app is the catch-all on a
+      // path of its own, so it shares this proxy with the other tests' hosts.
+      const path = `/${app.service}/cable`;
+      await deploy(proxy, app, { idleTimeoutMs: 0 }, { pathPrefixes: [path], stripPrefix: false });
+      await proxy.router.napNap(app.service);
+      assert.equal(await running(app.id), false, 'asleep before the WebSocket');
+      const since = now();
+      const wakingBefore = wakingLines(app.service);
+
+      const socket = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}${path}`);
+      try {
+        // Two messages: the first proves the upgrade reached the woken
+        // container, the second that the tunnel stays up after it.
+        const echoed = await new Promise<string[]>((resolve, reject) => {
+          const received: string[] = [];
+          socket.onopen = () => socket.send('after the wake');
+          socket.onmessage = (e) => {
+            received.push(String(e.data));
+            if (received.length === 1) socket.send('and again');
+            else resolve(received);
+          };
+          socket.onerror = () => reject(new Error('websocket failed'));
+          socket.onclose = (e) => reject(new Error(`websocket closed (code ${e.code}) after ${received.length} echoes`));
+        });
+        assert.deepEqual(echoed, ['after the wake', 'and again']);
+      } finally {
+        socket.close();
+      }
+      assert.equal(await starts(app.id, since), 1, 'the upgrade woke the container with one docker start');
+      assert.equal(wakingLines(app.service) - wakingBefore, 1, 'one wake logged');
+      assert.equal(await running(app.id), true);
+    });
 
     test('health checks and configured bots neither wake the container nor keep it awake', async () => {
       const app = await napApp();

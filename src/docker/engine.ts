@@ -5,7 +5,7 @@
 // connection, and a group wake starts (or a nap stops, each for up to its
 // grace period) several containers at once. Each event stream gets a Client of
 // its own, because it holds its connection open for as long as it lives.
-import { Client, Pool } from 'undici';
+import { Client, Pool } from '../http/undici.ts';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/docker.sock';
 // Used only when /version answers without an ApiVersion. 1.41 is Docker 20.10,

@@ -1,7 +1,7 @@
 // Periodic health checks of one target: GET <path> on the target (or on
 // --health-check-port), any 2xx is healthy. The first check runs at once, then
 // one per interval, each with its own timeout, as in kamal-proxy.
-import { Agent, interceptors, request } from 'undici';
+import { Agent, redirectInterceptor } from '../http/undici.ts';
 import type { Dispatcher } from 'undici';
 import { HEALTH_CHECK_USER_AGENT } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
@@ -15,7 +15,7 @@ export interface HealthCheckConsumer {
 // client, which kamal-proxy uses for checks, follows them.
 let agent: Dispatcher | null = null;
 function checkAgent(): Dispatcher {
-  agent ??= new Agent({ keepAliveTimeout: 1_000 }).compose(interceptors.redirect({ maxRedirections: 10 }));
+  agent ??= new Agent({ keepAliveTimeout: 1_000 }).compose(redirectInterceptor({ maxRedirections: 10 }));
   return agent;
 }
 
@@ -26,6 +26,8 @@ export function healthCheckUrl(host: string, port: number, config: HealthCheckCo
 
 export class HealthCheck {
   readonly url: string;
+  readonly #origin: string;
+  readonly #path: string;
   readonly #config: HealthCheckConfig;
   readonly #hostHeader: string;
   readonly #consumer: HealthCheckConsumer;
@@ -35,6 +37,9 @@ export class HealthCheck {
 
   constructor(host: string, port: number, config: HealthCheckConfig, consumer: HealthCheckConsumer) {
     this.url = healthCheckUrl(host, port, config);
+    const u = new URL(this.url);
+    this.#origin = u.origin;
+    this.#path = u.pathname + u.search;
     this.#config = config;
     this.#hostHeader = config.host || `${host}:${port}`;
     this.#consumer = consumer;
@@ -62,8 +67,10 @@ export class HealthCheck {
 
   async check(): Promise<{ ok: boolean; error?: string }> {
     try {
-      const res = await request(this.url, {
-        dispatcher: checkAgent(),
+      const res = await checkAgent().request({
+        origin: this.#origin,
+        path: this.#path,
+        method: 'GET',
         headers: { host: this.#hostHeader, 'user-agent': HEALTH_CHECK_USER_AGENT },
         signal: AbortSignal.timeout(this.#config.timeoutMs),
       });

@@ -1,6 +1,6 @@
 // One upstream: an address, an undici Pool (keep-alive HTTP/1.1), its health
 // state, and the set of requests in flight on it so it can be drained.
-import { Pool } from 'undici';
+import { Pool } from '../http/undici.ts';
 import type { Duplex } from 'node:stream';
 import {
   MAX_HEADER_SIZE_BYTES,

@@ -3,8 +3,9 @@
 // registration with the terms of service accepted and no contact address,
 // as kamal-proxy does (autocert.AcceptTOS, no Email).
 import { createPrivateKey } from 'node:crypto';
-import { Client, crypto as acmeCrypto } from 'acme-client';
+import type { Client } from 'acme-client';
 import type { AcmeCache } from './acme-cache.ts';
+import { acmeLib } from './acme-lib.ts';
 
 // Several managers (one per service) share a cache directory: make sure they
 // agree on one account key instead of racing to write two.
@@ -19,6 +20,7 @@ export interface AcmeClientOptions {
 
 export async function openAcmeClient(opts: AcmeClientOptions): Promise<Client> {
   const accountKey = await loadAccountKey(opts.cache);
+  const { Client } = await acmeLib();
   const client = new Client({
     directoryUrl: opts.directoryUrl,
     accountKey,
@@ -45,6 +47,7 @@ function loadAccountKey(cache: AcmeCache): Promise<string> {
 async function readOrCreateAccountKey(cache: AcmeCache): Promise<string> {
   const stored = await cache.readAccountKey();
   if (stored) return createPrivateKey(stored).export({ type: 'pkcs8', format: 'pem' }) as string;
+  const { crypto: acmeCrypto } = await acmeLib();
   const pkcs8 = (await acmeCrypto.createPrivateEcdsaKey('P-256')).toString();
   await cache.writeAccountKey(createPrivateKey(pkcs8).export({ type: 'sec1', format: 'pem' }) as string);
   return pkcs8;

@@ -4,7 +4,8 @@
 // key. A CA-level failure (order refused, rate limit, finalize) ends the
 // attempt at once; only a failed challenge moves on to the next type.
 import { createPrivateKey } from 'node:crypto';
-import { crypto as acmeCrypto, type Authorization, type Client } from 'acme-client';
+import type { Authorization, Client } from 'acme-client';
+import { acmeLib } from './acme-lib.ts';
 import type { ChallengeStore } from './acme-challenges.ts';
 import { createAlpnChallengeCertificate } from './alpn-certificate.ts';
 
@@ -41,6 +42,7 @@ export async function issueCertificate(
   onChallengeFailed: (error: ChallengeFailedError) => void = () => {},
 ): Promise<Issued> {
   // acme-client's CSR helper reads PKCS#8 only; the cache gets SEC1.
+  const { crypto: acmeCrypto } = await acmeLib();
   const keyPkcs8 = await acmeCrypto.createPrivateEcdsaKey('P-256');
   const [, csr] = await acmeCrypto.createCsr({ commonName: domain }, keyPkcs8);
   const failures: ChallengeFailedError[] = [];

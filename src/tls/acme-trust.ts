@@ -5,17 +5,19 @@
 // agent, so a single request interceptor picks an https.Agent by the
 // request's origin; requests to other origins keep Node's default trust.
 import https from 'node:https';
-import { axios as acmeAxios } from 'acme-client';
+import type { axios as AcmeAxios } from 'acme-client';
 
 const agents = new Map<string, https.Agent>();
-let installed = false;
 
 // Trust `caPem` (instead of the public roots) for requests to the origin of
 // `directoryUrl`. RFC 8555 servers keep all their URLs on that origin.
 export function trustAcmeServerCa(directoryUrl: string, caPem: string): void {
   agents.set(new URL(directoryUrl).origin, new https.Agent({ ca: caPem, keepAlive: true }));
-  if (installed) return;
-  installed = true;
+}
+
+// Called once, by acme-lib.ts, when acme-client is loaded: the interceptor
+// looks the agent up per request, so CAs trusted later apply too.
+export function installAcmeTrust(acmeAxios: typeof AcmeAxios): void {
   acmeAxios.interceptors.request.use((config) => {
     const agent = config.url ? agents.get(originOf(config.url)) : undefined;
     if (agent) config.httpsAgent = agent;

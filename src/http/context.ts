@@ -12,7 +12,7 @@ export class RequestContext {
   // null for upgrade requests, which own the raw socket instead
   readonly res: ServerResponse | null;
   readonly socket: Duplex;
-  readonly startedAt: bigint;
+  readonly startedAt: number; // performance.now(), ms with sub-µs precision (no BigInt per request)
   readonly scheme: 'http' | 'https';
   readonly port: number; // the configured listener port, as kamal-proxy logs it
   requestId = '';
@@ -52,7 +52,7 @@ export class RequestContext {
     this.socket = socket;
     this.scheme = scheme;
     this.port = port;
-    this.startedAt = process.hrtime.bigint();
+    this.startedAt = performance.now();
     const url = req.url ?? '/';
     const q = url.indexOf('?');
     if (q === -1) this.path = url;

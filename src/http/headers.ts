@@ -106,7 +106,9 @@ export function downstreamResponseHeaders(headers: Record<string, string | strin
   const out: string[] = [];
   let extraDropped: Set<string> | null = null;
   const connection = headers.connection;
-  if (connection !== undefined) {
+  // Almost every upstream says just `keep-alive` (or `close`), which names no
+  // other header: skip the token set then, it was a fifth of this function.
+  if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
     for (const token of String(connection).split(',')) {
       const t = token.trim().toLowerCase();
       if (t) (extraDropped ??= new Set()).add(t);

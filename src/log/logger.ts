@@ -6,12 +6,18 @@
 // (or `docker logs` under load) would stall the event loop on every line.
 // Instead lines are buffered and written with fs.write on the fd, one write in
 // flight at a time; whatever arrives meanwhile goes out in the next write.
+// Writes happen at most every FLUSH_INTERVAL_MS: each fs.write is a trip
+// through libuv's thread pool, and one per event-loop turn cost a busy proxy
+// a fifth of its CPU (bench/README.md). Lines carry their own time, so the
+// delay shows nowhere but in `tail -f`.
+// Lines wait as bytes in a LineBuffer, not as strings (line-buffer.ts).
 // Buffered text is capped: past the cap, with no write in flight, we write
 // synchronously, which pushes back on the process instead of growing memory.
 // With a write in flight we cannot write around it without reordering (or,
 // on a pipe, interleaving) lines, so we keep buffering up to a hard limit and
 // past that drop lines and report how many, once the writer catches up.
 import { write, writeSync } from 'node:fs';
+import { LineBuffer } from './line-buffer.ts';
 
 export type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 export type Attrs = Record<string, unknown>;
@@ -20,7 +26,7 @@ export interface LoggerOptions {
   fd?: number; // default 1 (stdout)
   debug?: boolean;
   now?: () => Date;
-  /** Buffered characters past which logging writes synchronously. */
+  /** Buffered bytes past which logging writes synchronously. */
   bufferLimit?: number;
 }
 
@@ -28,6 +34,10 @@ export interface LoggerOptions {
 const DEFAULT_BUFFER_LIMIT = 1 << 20;
 // Hard limit, relative to bufferLimit, only reached while a write is stuck.
 const HARD_LIMIT_FACTOR = 16;
+// At 10,000 requests/s this is about 100 lines (60 KB) a write.
+const FLUSH_INTERVAL_MS = 10;
+// Or as soon as this much is buffered (at most half the buffer limit).
+const BATCH_BYTES = 64 * 1024;
 // A non-blocking fd (one libuv has also opened as process.stdout) answers
 // EAGAIN when the pipe is full: try again shortly.
 const RETRY_MS = 5;
@@ -37,10 +47,11 @@ export class Logger {
   #fd: number;
   readonly #nowMs: () => number;
   readonly #limit: number;
+  readonly #batchBytes: number;
 
-  #pending: string[] = [];
-  #pendingChars = 0;
+  readonly #pending = new LineBuffer();
   #scheduled = false;
+  #timer: NodeJS.Timeout | null = null;
   #inFlight = false;
   #dropped = 0;
   #idle: Array<() => void> = [];
@@ -55,6 +66,7 @@ export class Logger {
     const now = opts.now;
     this.#nowMs = now === undefined ? Date.now : () => now().getTime();
     this.#limit = opts.bufferLimit ?? DEFAULT_BUFFER_LIMIT;
+    this.#batchBytes = Math.min(BATCH_BYTES, this.#limit / 2);
   }
 
   /** Sends what follows to another fd (tests send in-process proxies' logs to a file). */
@@ -91,19 +103,22 @@ export class Logger {
    */
   flushSync(): void {
     this.#scheduled = false;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     this.#noteDropped();
-    if (this.#pendingChars === 0) return;
-    const text = this.#take();
-    writeAllSync(this.#fd, Buffer.from(text));
+    if (this.#pending.size === 0) return;
+    const buf = this.#pending.take();
+    writeAllSync(this.#fd, buf);
+    this.#pending.release(buf);
     if (!this.#inFlight) this.#resolveIdle();
   }
 
   /** Resolves once everything logged so far has been written. */
   flush(): Promise<void> {
-    if (!this.#inFlight && this.#pendingChars === 0) return Promise.resolve();
+    if (!this.#inFlight && this.#pending.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#idle.push(resolve);
-      this.#schedule();
+      this.#schedule(true);
     });
   }
 
@@ -111,21 +126,20 @@ export class Logger {
 
   #emit(level: Level, msg: string, attrsJson: string): void {
     const line = `{"time":"${this.#time()}","level":"${level}","msg":${quote(msg)}${attrsJson}}\n`;
-    if (this.#pendingChars >= this.#limit) {
+    if (this.#pending.size >= this.#limit) {
       if (!this.#inFlight) {
-        this.#pending.push(line);
-        this.#pendingChars += line.length;
+        this.#pending.append(line);
         this.flushSync();
         return;
       }
-      if (this.#pendingChars >= this.#limit * HARD_LIMIT_FACTOR) {
+      if (this.#pending.size >= this.#limit * HARD_LIMIT_FACTOR) {
         this.#dropped++;
         return;
       }
     }
-    this.#pending.push(line);
-    this.#pendingChars += line.length;
-    this.#schedule();
+    this.#pending.append(line);
+    // A full batch goes out at once rather than at the tick.
+    this.#schedule(this.#pending.size >= this.#batchBytes);
   }
 
   #time(): string {
@@ -137,56 +151,68 @@ export class Logger {
     return this.#lastTime;
   }
 
-  // Lines logged in the same tick share one write.
-  #schedule(): void {
-    if (this.#scheduled || this.#inFlight) return;
+  // Lines logged within FLUSH_INTERVAL_MS share one write; `now` writes on
+  // this turn of the event loop instead. Either keeps the process alive until
+  // the lines are written, as any pending write does.
+  #schedule(now = false): void {
+    if (this.#inFlight) return;
+    if (this.#scheduled) {
+      if (!now || this.#timer === null) return;
+      clearTimeout(this.#timer);
+    }
     this.#scheduled = true;
-    setImmediate(() => {
-      if (!this.#scheduled) return; // flushSync got there first
-      this.#scheduled = false;
-      this.#writeNext();
-    });
+    if (now) {
+      this.#timer = null;
+      setImmediate(this.#onTimer);
+    } else this.#timer = setTimeout(this.#onTimer, FLUSH_INTERVAL_MS);
   }
+
+  readonly #onTimer = (): void => {
+    if (!this.#scheduled) return; // flushSync got there first
+    this.#scheduled = false;
+    this.#timer = null;
+    this.#writeNext();
+  };
 
   #writeNext(): void {
     this.#noteDropped();
-    if (this.#pendingChars === 0) {
+    if (this.#pending.size === 0) {
       this.#resolveIdle();
       return;
     }
     // Over the cap even after the last write: the reader is slower than we
     // are, so block here rather than keep growing.
-    if (this.#pendingChars >= this.#limit) {
+    if (this.#pending.size >= this.#limit) {
       this.flushSync();
       return;
     }
     this.#inFlight = true;
-    this.#writeAsync(Buffer.from(this.#take()));
+    const buf = this.#pending.take();
+    this.#writeAsync(buf, buf);
   }
 
-  #writeAsync(buf: Buffer): void {
+  // `whole` is what take() gave out, handed back once all of it is written.
+  #writeAsync(buf: Buffer, whole: Buffer): void {
     write(this.#fd, buf, 0, buf.length, null, (err, written) => {
       if (err) {
         if (err.code === 'EAGAIN') {
-          setTimeout(() => this.#writeAsync(buf), RETRY_MS);
+          setTimeout(() => this.#writeAsync(buf, whole), RETRY_MS);
           return;
         }
         // EPIPE, EBADF…: nobody can read these lines; there is nowhere to
         // report that either. Drop the batch and carry on.
       } else if (written < buf.length) {
-        this.#writeAsync(buf.subarray(written));
+        this.#writeAsync(buf.subarray(written), whole);
         return;
       }
+      this.#pending.release(whole);
       this.#inFlight = false;
-      this.#writeNext();
+      this.#noteDropped();
+      // What came in meanwhile waits for the next tick, unless it is a full
+      // batch already or someone waits for it (flush()).
+      if (this.#pending.size === 0) this.#resolveIdle();
+      else this.#schedule(this.#idle.length > 0 || this.#pending.size >= this.#batchBytes);
     });
-  }
-
-  #take(): string {
-    const text = this.#pending.length === 1 ? this.#pending[0] : this.#pending.join('');
-    this.#pending = [];
-    this.#pendingChars = 0;
-    return text;
   }
 
   // Reported as soon as there is room again, in the same format as any line.
@@ -195,8 +221,7 @@ export class Logger {
     const count = this.#dropped;
     this.#dropped = 0;
     const line = `{"time":"${this.#time()}","level":"WARN","msg":"Log lines dropped","count":${count}}\n`;
-    this.#pending.push(line);
-    this.#pendingChars += line.length;
+    this.#pending.append(line);
   }
 
   #resolveIdle(): void {

@@ -38,7 +38,7 @@ export function handleRequest(router: Router, listener: ListenerInfo, req: Incom
   begin(ctx);
   (res as WithContext)[kContext] = ctx;
   (req.socket as WithContext)[kContext] = ctx;
-  res.once('close', onResponseClose);
+  res.on('close', onResponseClose); // emitted once; on() skips once()'s wrapper
   route(router, ctx, null);
 }
 

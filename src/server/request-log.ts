@@ -18,24 +18,37 @@ export function logRequest(ctx: RequestContext): void {
   let line =
     `,"host":${str(h.host ?? '')},"port":${ctx.port},"path":${str(ctx.path)},"request_id":${str(ctx.requestId)}` +
     `,"status":${status},"service":${str(ctx.serviceName)},"target":${str(ctx.target)}` +
-    `,"duration":${process.hrtime.bigint() - ctx.startedAt},"method":${str(req.method ?? '')}` +
+    `,"duration":${Math.round((performance.now() - ctx.startedAt) * 1e6)},"method":${str(req.method ?? '')}` +
     `,"req_content_length":${cl === undefined ? -1 : Number(cl) || 0},"req_content_type":${str(h['content-type'] ?? '')}` +
     `,"resp_content_length":${ctx.respBytes},"resp_content_type":${str(ctx.respContentType)}` +
-    `,"client_addr":${str(clientAddr)},"client_port":${str(String(socket.remotePort ?? ''))}` +
+    `,"client_addr":${str(clientAddr)},"client_port":"${socket.remotePort ?? ''}"` +
     `,"remote_addr":${str(xff ? String(xff) : clientAddr)},"user_agent":${str(h['user-agent'] ?? '')}` +
     `,"proto":"HTTP/${req.httpVersion}","scheme":"${ctx.scheme}","query":${str(ctx.search.slice(1))}`;
-  for (const name of ctx.logRequestHeaders) line += `,${str('req_' + fieldName(name))}:${str(joined(h[name.toLowerCase()]))}`;
-  for (const name of ctx.logResponseHeaders) {
-    line += `,${str('resp_' + fieldName(name))}:${str(joined(ctx.respHeaders?.[name.toLowerCase()]))}`;
-  }
+  for (const f of fieldsFor('req_', ctx.logRequestHeaders)) line += f.key + str(joined(h[f.header]));
+  for (const f of fieldsFor('resp_', ctx.logResponseHeaders)) line += f.key + str(joined(ctx.respHeaders?.[f.header]));
   log.infoRaw('Request', line);
-}
-
-function fieldName(header: string): string {
-  return header.toLowerCase().replaceAll('-', '_');
 }
 
 function joined(v: string | string[] | undefined): string {
   if (v === undefined) return '';
   return Array.isArray(v) ? v.join(',') : String(v);
+}
+
+// `,"req_cache_control":` and `cache-control` for Cache-Control, worked out
+// once per service's header list rather than once per request.
+interface Field {
+  key: string;
+  header: string;
+}
+const cache = { req_: new WeakMap<readonly string[], Field[]>(), resp_: new WeakMap<readonly string[], Field[]>() };
+function fieldsFor(kind: 'req_' | 'resp_', names: readonly string[]): Field[] {
+  let fields = cache[kind].get(names);
+  if (fields === undefined) {
+    fields = names.map((name) => {
+      const header = name.toLowerCase();
+      return { key: `,${str(kind + header.replaceAll('-', '_'))}:`, header };
+    });
+    cache[kind].set(names, fields);
+  }
+  return fields;
 }

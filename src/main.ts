@@ -2,12 +2,10 @@
 import { log } from './log/logger.ts';
 import { runCli } from './cli/cli.ts';
 
-// bin/kamal-proxy turned Node's compile cache on for us; apps we start
-// (--nap-command) should not write into it.
-if (process.env.KAMAL_NAPPER_COMPILE_CACHE_SET === '1') {
-  delete process.env.NODE_COMPILE_CACHE;
-  delete process.env.KAMAL_NAPPER_COMPILE_CACHE_SET;
-}
+// Settings bin/kamal-proxy made for this process only (compile cache, malloc
+// arenas); apps we start with --nap-command should not inherit them.
+for (const name of (process.env.KAMAL_NAPPER_SET_ENV ?? '').split(' ')) if (name !== '') delete process.env[name];
+delete process.env.KAMAL_NAPPER_SET_ENV;
 
 const code = await runCli(process.argv.slice(2));
 log.flushSync();

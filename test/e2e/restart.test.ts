@@ -9,6 +9,7 @@ import { request } from 'undici';
 import { freePort, startBackend } from '../helpers/backend.ts';
 import { cli, ROOT, spawnProxy } from '../helpers/proxy.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
+import { napApp } from '../helpers/nap.ts';
 
 async function environment() {
   const home = mkdtempSync(join(tmpdir(), 'kn-home-'));
@@ -117,4 +118,20 @@ test('SIGTERM lets in-flight requests finish, then exits 0', async (t) => {
   assert.match(proxy.output(), /"msg":"Server stopped"/);
   await assert.rejects(get(port, 'anything.example.com'), 'no longer accepting connections');
   await slow.close();
+});
+
+test("an app started by --nap-command gets the operator's environment, not the settings bin/kamal-proxy made for itself", async (t) => {
+  const { home, port, env } = await environment();
+  const app = await napApp(home, 'env-app');
+  const dump = join(home, 'app-env.txt');
+  // An operator's own value must reach the app; ours (compile cache, malloc
+  // arenas, the list of them) must not.
+  const proxy = await spawnProxy([`--http-port=${port}`], { ...env, KAMAL_NAPPER_TEST_OPERATOR_VAR: 'kept' }, t);
+  const deployed = await cli(['deploy', 'env-app', `--target=${app.address}`, '--idle-timeout=0', `--nap-command=env > ${dump}; ${app.command}`], env);
+  assert.deepEqual([deployed.code, deployed.stderr], [0, '']);
+  const names = readFileSync(dump, 'utf8').split('\n').map((line) => line.split('=')[0]);
+  assert.ok(names.includes('KAMAL_NAPPER_TEST_OPERATOR_VAR'), 'the environment reaches the app');
+  for (const ours of ['NODE_COMPILE_CACHE', 'MALLOC_ARENA_MAX', 'KAMAL_NAPPER_SET_ENV']) assert.ok(!names.includes(ours), `${ours} is not passed on`);
+  assert.equal((await cli(['remove', 'env-app'], env)).code, 0);
+  proxy.child.kill('SIGTERM');
 });

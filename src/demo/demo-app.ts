@@ -2,7 +2,7 @@
 // instance answered, and the /up health check Rails apps have.
 import http from 'node:http';
 
-export function startDemoApp(name: string): Promise<http.Server> {
+export function startDemoApp(name: string, port = 0): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.url === '/up') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
@@ -19,7 +19,7 @@ Target: <code>${escape(String(req.headers['x-kamal-target'] ?? ''))}</code></p>
 </body></html>`;
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(body);
   });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
 function escape(s: string): string {

@@ -1,8 +1,9 @@
-// `npm start`: the proxy on an unprivileged port with a demo app deployed, so
-// a newcomer sees it work with nothing else installed. State and the control
-// socket live in a temp dir, so a real installation is never touched.
+// `npm start`: the proxy on an unprivileged port with a demo app deployed, and
+// a second one under /sleepy that naps, so a newcomer sees both at work with
+// nothing else installed. State and the control socket live in a temp dir, so
+// a real installation is never touched.
 import { mkdtempSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startProxy } from '../server/proxy.ts';
@@ -10,12 +11,13 @@ import { defaultServiceOptions, defaultTargetOptions } from '../service/options.
 import { startDemoApp } from './demo-app.ts';
 
 const port = Number(process.env.PORT ?? 8080);
+const SLEEPY_IDLE_TIMEOUT_MS = 10_000;
 const dir = mkdtempSync(join(tmpdir(), 'kamal-napper-demo-'));
 const socketPath = join(dir, 'kamal-proxy.sock');
 
 const apps = await Promise.all([startDemoApp('demo app #1'), startDemoApp('demo app #2')]);
 const targets = apps.map((a) => `127.0.0.1:${(a.address() as AddressInfo).port}`);
-const proxy = await startProxy({ httpPort: port, httpsPort: 8443, socketPath, statePath: join(dir, 'kamal-proxy.state') });
+const proxy = await startProxy({ httpPort: port, httpsPort: Number(process.env.HTTPS_PORT ?? 8443), socketPath, statePath: join(dir, 'kamal-proxy.state') });
 await proxy.router.deploy({
   service: 'demo',
   targets: [targets[0]!],
@@ -26,24 +28,61 @@ await proxy.router.deploy({
   serviceOptions: defaultServiceOptions(),
   targetOptions: { ...defaultTargetOptions(), forwardHeaders: true },
 });
+// Started by the proxy on the first request, stopped after 10 s without one.
+const sleepyPort = await freePort();
+await proxy.router.deploy({
+  service: 'sleepy',
+  targets: [`127.0.0.1:${sleepyPort}`],
+  readers: [],
+  deployTimeoutMs: 30_000,
+  drainTimeoutMs: 10_000,
+  force: false,
+  serviceOptions: { ...defaultServiceOptions(), pathPrefixes: ['/sleepy'] },
+  targetOptions: defaultTargetOptions(),
+  nap: {
+    idleTimeoutMs: SLEEPY_IDLE_TIMEOUT_MS,
+    wakeTimeoutMs: 30_000,
+    container: '',
+    group: false,
+    command: `PORT=${sleepyPort} exec '${process.execPath}' '${join(import.meta.dirname, 'sleepy-app.ts')}'`,
+  },
+});
 
 process.stderr.write(`
   kamal-napper is running.
 
     Open      http://localhost:${port}/
+    Napping   http://localhost:${port}/sleepy/  (stops ${SLEEPY_IDLE_TIMEOUT_MS / 1000} s after the last request; the next one wakes it)
+    Status    KAMAL_PROXY_SOCKET=${socketPath} bin/kamal-napper status
     Deploy    KAMAL_PROXY_SOCKET=${socketPath} bin/kamal-proxy deploy demo --target=${targets[1]}
     List      KAMAL_PROXY_SOCKET=${socketPath} bin/kamal-proxy list
 
-  The second command switches traffic to demo app #2 with zero downtime.
+  The Deploy command switches traffic to demo app #2 with zero downtime.
   Request logs follow on stdout. Ctrl-C stops everything.
 
 `);
 
-const stop = () => {
-  void proxy.stop().then(() => {
-    for (const a of apps) a.close();
-    process.exit(0);
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port: free } = s.address() as AddressInfo;
+      s.close(() => resolve(free));
+    });
   });
+}
+
+const stop = () => {
+  // A proxy that stops leaves --nap-command apps running for the next one to
+  // adopt; the demo's app goes with the demo (remove stops it).
+  void proxy.router
+    .remove('sleepy')
+    .catch(() => {})
+    .then(() => proxy.stop())
+    .then(() => {
+      for (const a of apps) a.close();
+      process.exit(0);
+    });
 };
 process.once('SIGINT', stop);
 process.once('SIGTERM', stop);

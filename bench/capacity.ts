@@ -207,6 +207,10 @@ async function main(): Promise<void> {
   const rows: [string, string, string][] = [];
   const notes: string[] = [];
 
+  // Every start but the first after an install or a change to src/ finds
+  // its modules in Node's compile cache (bin/kamal-proxy); measure those.
+  await stop((await startProxy(dir, 'warm-up', 1, backendPort)).child);
+
   // 1. Idle with 100 services.
   log(`1. idle RSS with ${IDLE_SERVICES} services`);
   const idle = await startProxy(dir, 'idle', IDLE_SERVICES, backendPort);

@@ -14,6 +14,7 @@ import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished, Readable } from 'node:stream';
+import { bodyBytesPassed } from './body-gc.ts';
 
 export const BODY_TOO_LARGE = 'KN_BODY_TOO_LARGE';
 
@@ -205,6 +206,7 @@ export class SpillBuffer {
       offset += bytesWritten;
       this.#fileLength += bytesWritten;
     }
+    bodyBytesPassed(data.length);
   }
 
   async #nextPiece(cursor: Cursor): Promise<Buffer | null> {
@@ -225,6 +227,7 @@ export class SpillBuffer {
       const { bytesRead } = await file.read(piece, 0, want, cursor.file);
       if (bytesRead === 0) throw new Error('spill file is shorter than what was written');
       cursor.file += bytesRead;
+      bodyBytesPassed(bytesRead);
       return bytesRead === want ? piece : piece.subarray(0, bytesRead);
     }
     return null;

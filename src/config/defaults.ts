@@ -26,6 +26,9 @@ export const DEFAULT_WRITER_AFFINITY_TIMEOUT_MS = 1_000;
 export const DEFAULT_BUFFER_MEMORY_BYTES = 1_048_576;
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 0; // 0 = unlimited
 export const DEFAULT_MAX_RESPONSE_BODY_BYTES = 0; // 0 = unlimited
+// Body bytes through spill files between two requested young-generation
+// collections (src/buffer/body-gc.ts).
+export const BODY_GC_INTERVAL_BYTES = 8 * 1024 * 1024;
 
 // Upstream connection pool, one per target. kamal-proxy keeps up to 100 idle
 // connections per target; undici's Pool caps open connections instead, so we

@@ -6,10 +6,11 @@
 // (or `docker logs` under load) would stall the event loop on every line.
 // Instead lines are buffered and written with fs.write on the fd, one write in
 // flight at a time; whatever arrives meanwhile goes out in the next write.
-// Writes happen at most every FLUSH_INTERVAL_MS: each fs.write is a trip
-// through libuv's thread pool, and one per event-loop turn cost a busy proxy
-// a fifth of its CPU (bench/README.md). Lines carry their own time, so the
-// delay shows nowhere but in `tail -f`.
+// Writes happen every FLUSH_INTERVAL_MS (or once a batch is full): each
+// fs.write is a trip through libuv's thread pool and a wake-up of the main
+// thread, and one per event-loop turn made thousands a second on a busy
+// proxy. Lines carry their own time, so the delay shows nowhere but in
+// `tail -f`.
 // Lines wait as bytes in a LineBuffer, not as strings (line-buffer.ts).
 // Buffered text is capped: past the cap, with no write in flight, we write
 // synchronously, which pushes back on the process instead of growing memory.

@@ -198,6 +198,28 @@ function napTests(): void {
       assert.equal(await running(app.id), true);
     });
 
+    test('an open WebSocket keeps the container awake past the idle timeout; closing it lets it nap', { timeout: 30_000 }, async () => {
+      const app = await napApp({ app: 'node' });
+      const path = `/${app.service}/live`;
+      // Routed by path, as above: a WebSocket client cannot set Host.
+      await deploy(proxy, app, { idleTimeoutMs: 300 }, { pathPrefixes: [path], stripPrefix: false });
+      const napper = proxy.router.service(app.service)!.napper!;
+      const socket = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}${path}`);
+      try {
+        await new Promise<void>((resolve, reject) => {
+          socket.onopen = () => resolve();
+          socket.onerror = () => reject(new Error('websocket failed'));
+        });
+        await new Promise((r) => setTimeout(r, 1_200)); // four idle timeouts
+        assert.equal(napper.state, 'running', 'an open WebSocket is activity');
+        assert.equal(await running(app.id), true, 'docker inspect: still running');
+      } finally {
+        socket.close();
+      }
+      await waitFor(() => napper.state === 'stopped', 10_000);
+      assert.equal(await running(app.id), false, 'docker inspect: stopped once the socket closed');
+    });
+
     test('health checks and configured bots neither wake the container nor keep it awake', async () => {
       const app = await napApp();
       await deploy(proxy, app, { idleTimeoutMs: 800 });

@@ -13,16 +13,20 @@ import { BODY_GC_INTERVAL_BYTES } from '../config/defaults.ts';
 
 type Gc = (options: { type: 'minor' }) => void;
 
-// The documented way to reach V8's gc() without --expose-gc on the command
-// line: the flag applies to contexts created after it is set.
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as Gc;
-
+let gc: Gc | null = null;
 let sinceGc = 0;
 
 export function bodyBytesPassed(bytes: number): void {
   sinceGc += bytes;
   if (sinceGc < BODY_GC_INTERVAL_BYTES) return;
   sinceGc = 0;
-  gc({ type: 'minor' });
+  (gc ??= exposeGc())({ type: 'minor' });
+}
+
+// The documented way to reach V8's gc() without --expose-gc on the command
+// line: the flag applies to contexts created after it is set. Done on first
+// use: the extra context is only worth its memory in a proxy that spills.
+function exposeGc(): Gc {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as Gc;
 }

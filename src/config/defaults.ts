@@ -49,6 +49,9 @@ export const CLIENT_KEEP_ALIVE_TIMEOUT_MS = 120_000;
 // which rejects requests kamal-proxy accepts (large cookies).
 export const MAX_HEADER_SIZE_BYTES = 1_048_576;
 
+// HTTPS: Go's server default, which kamal-proxy keeps.
+export const TLS_MIN_VERSION = 'TLSv1.2';
+
 // Shutdown: how long in-flight requests may run after SIGTERM/SIGINT.
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
 

@@ -9,6 +9,7 @@ import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Napper } from '../nap/napper.ts';
 import type tls from 'node:tls';
 import { Certificates } from '../tls/certificates.ts';
+import type { Certificate } from '../tls/certificate.ts';
 import { formatGoDuration } from '../cli/duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
@@ -51,6 +52,21 @@ export class Router {
     const service = this.#map.lookup(serverName, '/')?.service;
     if (!service?.options.tlsEnabled || service.certManager === null) return null;
     return service.certManager.getSecureContext(serverName);
+  }
+
+  // For clients that send no server name (SNI), as kamal-proxy's "default TLS
+  // host": the certificate of the first TLS service, by name, with a host
+  // and a certificate at hand. kamal-proxy takes some TLS service with hosts
+  // in Go's map order, which differs from run to run; ours is stable.
+  defaultCertificate(): Certificate | null {
+    const services = [...this.#services.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const s of services) {
+      const host = s.options.hosts[0];
+      if (!s.options.tlsEnabled || s.certManager === null || host === undefined || !s.options.pathPrefixes.includes('/')) continue;
+      const cert = s.certManager.loadedCertificate(host);
+      if (cert !== null) return cert;
+    }
+    return null;
   }
 
   alpnChallengeFor(serverName: string): tls.SecureContext | null {
@@ -375,6 +391,7 @@ export class Router {
       s.certManager = root?.certManager ?? null;
     }
     this.#map = map;
+    this.certificates.changed();
   }
 }
 

@@ -4,6 +4,7 @@ import http from 'node:http';
 import http2 from 'node:http2';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
+import type { Certificate } from '../tls/certificate.ts';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import {
@@ -11,6 +12,7 @@ import {
   CLIENT_KEEP_ALIVE_TIMEOUT_MS,
   MAX_HEADER_SIZE_BYTES,
   SHUTDOWN_TIMEOUT_MS,
+  TLS_MIN_VERSION,
 } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
 import { statusText } from '../pages/pages.ts';
@@ -52,7 +54,20 @@ export class Server {
     this.#http = this.#createServer({ scheme: 'http', port: this.#config.httpPort });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
     this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
+    this.#router.certificates.onChange(() => this.#useDefaultCertificate());
+    this.#useDefaultCertificate();
     await listen(this.#https, this.#config.httpsPort, this.#config.bindAddress);
+  }
+
+  // A client that sends no server name gets no SNICallback: Node finishes
+  // its handshake with the server's own context. Keep that context holding
+  // the router's default certificate (or none, and the handshake fails).
+  #defaultCertificate: Certificate | null = null;
+  #useDefaultCertificate(): void {
+    const cert = this.#router.defaultCertificate();
+    if (this.#https === null || cert === this.#defaultCertificate) return;
+    this.#defaultCertificate = cert;
+    this.#https.setSecureContext(cert === null ? { minVersion: TLS_MIN_VERSION } : { minVersion: TLS_MIN_VERSION, key: cert.keyPem, cert: cert.chainPem });
   }
 
   async stop(): Promise<void> {
@@ -85,7 +100,7 @@ export class Server {
     const router = this.#router;
     const server = http2.createSecureServer({
       allowHTTP1: true,
-      minVersion: 'TLSv1.2',
+      minVersion: TLS_MIN_VERSION,
       ...createTlsCallbacks({
         getSecureContext: (name) => router.secureContextFor(name),
         alpnContext: (name) => router.alpnChallengeFor(name),

@@ -40,6 +40,8 @@ export interface AcmeManagerOptions {
   pollMinMs?: number;
   /** PEM CA to trust for the ACME server's own HTTPS (a private CA, pebble in tests). */
   caPem?: string;
+  /** Told whenever a host's certificate is loaded from the cache, issued or renewed. */
+  onCertificate?: (host: string) => void;
   /** Where challenge answers are published; share one store to answer for several managers. */
   challenges?: ChallengeStore;
   now?: () => Date;
@@ -96,6 +98,10 @@ export class AcmeManager implements CertManager {
     return cert?.context ?? null;
   }
 
+  loadedCertificate(serverName: string): Certificate | null {
+    return this.#hosts.get(normalizeServerName(serverName))?.cert ?? null;
+  }
+
   /** HTTP-01: the body for GET /.well-known/acme-challenge/<token>, or null (answer 404). */
   httpChallengeResponse(token: string): string | null {
     return this.challenges.httpResponse(token);
@@ -140,6 +146,7 @@ export class AcmeManager implements CertManager {
     const cached = state.failures === 0 ? await this.#readCache(host) : null;
     if (cached) {
       state.cert = cached;
+      this.#opts.onCertificate?.(host);
       return cached;
     }
     // As in autocert, the policy guards new orders only: a cached certificate
@@ -189,6 +196,7 @@ export class AcmeManager implements CertManager {
       const cert = parseCertificate(issued.keyPem, issued.chainPem);
       if (!coversHost(cert, host, this.#now())) throw new Error(`the CA issued a certificate that does not cover ${host}`);
       state.cert = cert;
+      this.#opts.onCertificate?.(host);
       state.failures = 0;
       state.retryAtMs = 0;
       state.lastError = null;

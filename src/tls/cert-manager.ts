@@ -2,6 +2,7 @@
 // server name of a handshake. Implemented by StaticCertManager (a PEM pair from
 // disk) and AcmeManager (automatic certificates).
 import type tls from 'node:tls';
+import type { Certificate } from './certificate.ts';
 
 export interface CertManager {
   /**
@@ -11,6 +12,11 @@ export interface CertManager {
    * (for example an ACME order failed and is backing off).
    */
   getSecureContext(serverName: string): Promise<tls.SecureContext | null>;
+  /**
+   * The certificate for `serverName` if one is at hand now, without loading
+   * or ordering anything: what a client that sends no server name can get.
+   */
+  loadedCertificate(serverName: string): Certificate | null;
 }
 
 // SNI names are case-insensitive and may carry the root's trailing dot; the

@@ -24,6 +24,7 @@ export class Certificates {
   readonly challenges = new ChallengeStore();
   readonly #opts: CertificatesOptions;
   readonly #acme = new Map<string, AcmeManager>();
+  readonly #listeners: Array<() => void> = [];
 
   constructor(opts: CertificatesOptions) {
     this.#opts = opts;
@@ -43,10 +44,21 @@ export class Certificates {
         challenges: this.challenges,
         caPem: this.#opts.acmeCaPem,
         renewCheckIntervalMs: this.#opts.renewCheckIntervalMs,
+        onCertificate: () => this.changed(),
       });
       this.#acme.set(key, manager);
     }
     return manager;
+  }
+
+  // Something that decides which certificate a handshake gets has changed:
+  // a certificate arrived, or the services were redeployed.
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  changed(): void {
+    for (const listener of this.#listeners) listener();
   }
 
   close(): void {

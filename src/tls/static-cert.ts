@@ -32,4 +32,8 @@ export class StaticCertManager implements CertManager {
   getSecureContext(_serverName: string): Promise<tls.SecureContext> {
     return Promise.resolve(this.certificate.context);
   }
+
+  loadedCertificate(_serverName: string): Certificate {
+    return this.certificate;
+  }
 }

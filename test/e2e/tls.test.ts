@@ -17,7 +17,7 @@ import type { Backend } from '../helpers/backend.ts';
 import { httpsGet, startPebble } from '../helpers/pebble.ts';
 import type { Pebble } from '../helpers/pebble.ts';
 import { deployParams, quietLogs } from '../helpers/proxy.ts';
-import { fetchHttp1, fetchHttp2 } from '../tls/acme-fixture.ts';
+import { fetchHttp1, fetchHttp2, fetchWithoutSni } from '../tls/acme-fixture.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 
 quietLogs();
@@ -82,6 +82,9 @@ describe('automatic certificates', () => {
       const h2 = await fetchHttp2(s.proxy.httpsPort, 'web.example.test', s.pebble.rootPem);
       assert.deepEqual([h2.body, h2.protocol], ['app', 'h2']);
       assert.equal(h2.serial, h1.serial, 'one certificate for the host');
+      // The only TLS service is the default for clients without SNI, once its certificate is at hand.
+      const noSni = await fetchWithoutSni(s.proxy.httpsPort, 'web.example.test', s.pebble.rootPem);
+      assert.deepEqual([noSni.body, noSni.serial], ['app', h1.serial]);
     } finally {
       await tearDown(s);
     }
@@ -222,5 +225,46 @@ describe('custom certificates, redirects and the TLS rules', () => {
     assert.equal(res.statusCode, 301, 'redirected to HTTPS like its root service');
     await res.body.dump();
     assert.equal(proxy.router.service('secure-api')!.options.tlsEnabled, true);
+  });
+});
+
+describe('clients that send no server name (SNI)', () => {
+  let app: Backend;
+  let proxy: RunningProxy;
+  const certs = { alpha: selfSigned(tempDir(), 'alpha', ['alpha.example.test']), beta: selfSigned(tempDir(), 'beta', ['beta.example.test']) };
+  const custom = (name: 'alpha' | 'beta') =>
+    deployParams(name, [app.address], {
+      options: { hosts: [`${name}.example.test`], tlsEnabled: true, tlsCertificatePath: certs[name].certPath, tlsPrivateKeyPath: certs[name].keyPath },
+    });
+  const both = () => `${certs.alpha.certPem}${certs.beta.certPem}`;
+  before(async () => {
+    app = await startBackend('app', { route: (req, res) => (res.end(`app for ${req.headers.host}`), true) });
+    const dir = mkdtempSync(join(tmpdir(), 'kn-tls-nosni-'));
+    proxy = await startProxy({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', socketPath: join(dir, 's.sock'), statePath: join(dir, 'state') });
+  });
+  after(async () => {
+    await proxy.stop();
+    await app.close();
+  });
+
+  test('get the certificate of the first TLS service by name, which follows deploys and removals', async () => {
+    await assert.rejects(fetchWithoutSni(proxy.httpsPort, 'alpha.example.test', both()), 'no TLS service: no certificate');
+    await proxy.router.deploy(deployParams('plain', [app.address], { options: { hosts: ['plain.example.test'] } }));
+    await assert.rejects(fetchWithoutSni(proxy.httpsPort, 'plain.example.test', both()), 'a service without TLS is no default');
+
+    await proxy.router.deploy(custom('beta'));
+    assert.match((await fetchWithoutSni(proxy.httpsPort, 'beta.example.test', both())).subjectAltName, /DNS:beta\.example\.test/);
+    await proxy.router.deploy(custom('alpha')); // deployed later, first by name
+    const alpha = await fetchWithoutSni(proxy.httpsPort, 'alpha.example.test', both());
+    assert.match(alpha.subjectAltName, /DNS:alpha\.example\.test/);
+    assert.equal(alpha.body, 'app for alpha.example.test', 'routed by Host as usual');
+
+    await proxy.router.remove('alpha');
+    assert.match((await fetchWithoutSni(proxy.httpsPort, 'beta.example.test', both())).subjectAltName, /DNS:beta\.example\.test/);
+    await proxy.router.remove('beta');
+    await assert.rejects(fetchWithoutSni(proxy.httpsPort, 'beta.example.test', both()), 'the last TLS service is gone');
+    // Clients that do send a name are not affected by any of this.
+    await proxy.router.deploy(custom('alpha'));
+    assert.equal((await fetchHttp1(proxy.httpsPort, 'alpha.example.test', certs.alpha.certPem)).body, 'app for alpha.example.test');
   });
 });

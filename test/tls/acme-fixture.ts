@@ -160,6 +160,31 @@ export function fetchHttp1(port: number, host: string, rootPem: string): Promise
   });
 }
 
+// The same from a client that sends no server name (SNI), as clients that
+// connect by IP address do: whatever certificate comes back is checked by
+// the caller (against `rootPem`, but not against a name, since none was sent).
+export function fetchWithoutSni(port: number, host: string, rootPem: string): Promise<Fetched> {
+  const options: https.RequestOptions & tls.ConnectionOptions = {
+    host: '127.0.0.1',
+    port,
+    servername: '',
+    checkServerIdentity: () => undefined,
+    headers: { host },
+    ca: rootPem,
+    ALPNProtocols: ['http/1.1'],
+    agent: false,
+  };
+  return new Promise((resolve, reject) => {
+    const req = https.get(options, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve(describe(res.socket as tls.TLSSocket, body)));
+    });
+    req.on('error', reject);
+  });
+}
+
 // The same over HTTP/2 (node:http2 client).
 export function fetchHttp2(port: number, host: string, rootPem: string): Promise<Fetched> {
   return new Promise((resolve, reject) => {

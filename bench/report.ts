@@ -3,8 +3,11 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { WrkResult } from './wrk.ts';
 
-// One measured wrk run of one target; rounds[i] holds every target once.
-export type Round = Record<string, WrkResult>;
+// What the table needs from one measured run, wrk's or h2load's.
+export type Measured = { reqPerSec: number; p50Ms: number; p99Ms: number };
+
+// One measured run of each target; rounds[i] holds every target once.
+export type Round<R extends Measured = WrkResult> = Record<string, R>;
 
 export type Summary = {
   target: string;
@@ -23,7 +26,7 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-export function summarize(rounds: Round[], targets: string[], direct: string): Summary[] {
+export function summarize(rounds: Round<Measured>[], targets: string[], direct: string): Summary[] {
   return targets.map((target) => {
     const runs = rounds.map((r) => r[target]);
     return {

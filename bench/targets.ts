@@ -1,16 +1,21 @@
 // What gets measured: the backend directly, our proxy in front of it, and
-// (when nginx is installed) nginx as a reference reverse proxy.
+// (when nginx is installed) nginx as a reference reverse proxy; for the
+// HTTP/2 table the same over TLS.
 import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from './backend.ts';
 import { run, start, type Child } from './children.ts';
 import { freePort, waitForPort } from './net.ts';
-import { reverseProxyConfig, startNginx } from './nginx.ts';
+import { backendConfig, reverseProxyConfig, startNginx } from './nginx.ts';
+import { TLS_NAME, type Cert } from './tls.ts';
 import { ROOT } from './tools.ts';
 
 export type Target = { name: string; port: number };
 
-export type Napper = Target & { pid: number; logFile: string; stderrFile: string };
+export type Napper = Target & { httpsPort: number; pid: number; logFile: string; stderrFile: string };
+
+// The service the HTTP/2 part goes through (the catch-all one is plain HTTP).
+export const TLS_SERVICE = 'bench-tls';
 
 // Deployed with the flags Kamal 2 passes by default, so buffering and the
 // extra logged headers are part of the cost.
@@ -25,7 +30,9 @@ const DEPLOY_FLAGS = [
 
 // nodeOptions: NODE_OPTIONS for the proxy process (not the deploy CLI), e.g.
 // GC settings to compare; '' leaves the environment's NODE_OPTIONS as it is.
-export async function startNapper(dir: string, backend: Backend, nodeOptions = ''): Promise<Napper> {
+// With a certificate, a second service serves bench.test over TLS, deployed
+// as Kamal deploys an app with a custom certificate.
+export async function startNapper(dir: string, backend: Backend, nodeOptions = '', tls?: Cert): Promise<Napper> {
   const home = join(dir, 'napper-home');
   mkdirSync(home);
   // HOME keeps the state file out of the real home; the socket is ours alone.
@@ -47,23 +54,46 @@ export async function startNapper(dir: string, backend: Backend, nodeOptions = '
   }
   try {
     await waitForPort(port, 'kamal-napper');
-    const deploy = await run(bin, ['deploy', 'bench', `--target=127.0.0.1:${backend.port}`, ...DEPLOY_FLAGS], { env, timeoutMs: 20_000 });
-    if (deploy.code !== 0) {
-      throw new Error(`deploy failed (exit ${deploy.timedOut ? 'timeout' : deploy.code}):\n${deploy.stdout}${deploy.stderr}`);
+    const target = `--target=127.0.0.1:${backend.port}`;
+    await deploy(bin, env, ['bench', target, ...DEPLOY_FLAGS]);
+    if (tls) {
+      const tlsFlags = [`--host=${TLS_NAME}`, '--tls', `--tls-certificate-path=${tls.certFile}`, `--tls-private-key-path=${tls.keyFile}`];
+      await deploy(bin, env, [TLS_SERVICE, target, ...tlsFlags, ...DEPLOY_FLAGS]);
     }
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- kamal-napper stderr ---\n${tail(stderrFile)}`);
   }
-  return { name: 'kamal-napper', port, pid: child.proc.pid!, logFile, stderrFile };
+  return { name: 'kamal-napper', port, httpsPort, pid: child.proc.pid!, logFile, stderrFile };
 }
 
-export async function startNginxProxy(dir: string, nginx: string, backend: Backend): Promise<Target> {
-  const prefix = join(dir, 'nginx-proxy');
+async function deploy(bin: string, env: NodeJS.ProcessEnv, args: string[]): Promise<void> {
+  const out = await run(bin, ['deploy', ...args], { env, timeoutMs: 20_000 });
+  if (out.code !== 0) {
+    throw new Error(`deploy ${args[0]} failed (exit ${out.timedOut ? 'timeout' : out.code}):\n${out.stdout}${out.stderr}`);
+  }
+}
+
+// With a certificate: TLS and HTTP/2 in front, plain HTTP/1.1 to the backend,
+// as kamal-napper does it.
+export async function startNginxProxy(dir: string, nginx: string, backend: Backend, tls?: Cert): Promise<Target> {
+  const prefix = join(dir, tls ? 'nginx-proxy-h2' : 'nginx-proxy');
   mkdirSync(prefix);
   const port = await freePort();
-  startNginx('nginx proxy', nginx, prefix, reverseProxyConfig(port, backend.port, prefix));
+  startNginx('nginx proxy', nginx, prefix, reverseProxyConfig(port, backend.port, prefix, tls));
   await waitForPort(port, 'nginx proxy');
   return { name: 'nginx proxy', port };
+}
+
+// The direct reference of the HTTP/2 table: a second nginx serving the same
+// file itself over TLS and HTTP/2 (the backend stays plain, as an app behind
+// a TLS-terminating proxy would be).
+export async function startNginxTlsDirect(dir: string, nginx: string, tls: Cert): Promise<Target> {
+  const prefix = join(dir, 'direct-h2');
+  mkdirSync(prefix);
+  const port = await freePort();
+  startNginx('nginx h2 direct', nginx, prefix, backendConfig(port, prefix, tls));
+  await waitForPort(port, 'nginx h2 direct');
+  return { name: 'direct (nginx)', port };
 }
 
 // Resident set size from /proc, in kB; undefined where there is no /proc.

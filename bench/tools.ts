@@ -20,7 +20,11 @@ export function which(name: string): string | undefined {
   return undefined;
 }
 
-export function requireTools(): { wrk: string; nginx: string | undefined } {
+// h2load (Debian: nghttp2-client) and openssl are only needed for the HTTP/2
+// part, which is skipped without them.
+export type Tools = { wrk: string; nginx: string | undefined; h2load: string | undefined; openssl: string | undefined };
+
+export function requireTools(): Tools {
   const wrk = which('wrk');
   if (!wrk) {
     throw new Error('wrk is not installed. Install it with:\n  sudo apt-get install -y wrk\n' +
@@ -31,5 +35,5 @@ export function requireTools(): { wrk: string; nginx: string | undefined } {
   } catch {
     throw new Error(`${NODE} is missing: run 'npm install' in ${ROOT}`);
   }
-  return { wrk, nginx: which('nginx') };
+  return { wrk, nginx: which('nginx'), h2load: which('h2load'), openssl: which('openssl') };
 }

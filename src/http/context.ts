@@ -1,6 +1,7 @@
 // Per-request state shared by the middleware chain, the target and the request
 // log. One object per request; fields are plain so V8 keeps one hidden class.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 
 export interface ErrorRenderer {
@@ -13,6 +14,10 @@ export class RequestContext {
   readonly res: ServerResponse | null;
   readonly socket: Duplex;
   readonly startedAt: number; // performance.now(), ms with sub-µs precision (no BigInt per request)
+  // The client's address, read at the start: an HTTP/2 stream's socket is
+  // unbound from its session once the stream ends, before the request log.
+  readonly clientAddr: string;
+  readonly clientPort: number;
   readonly scheme: 'http' | 'https';
   readonly port: number; // the configured listener port, as kamal-proxy logs it
   requestId = '';
@@ -50,6 +55,8 @@ export class RequestContext {
     this.req = req;
     this.res = res;
     this.socket = socket;
+    this.clientAddr = (socket as Socket).remoteAddress ?? '';
+    this.clientPort = (socket as Socket).remotePort ?? 0;
     this.scheme = scheme;
     this.port = port;
     this.startedAt = performance.now();

@@ -1,7 +1,6 @@
 // The per-request log line, with kamal-proxy's field names and order. Built as
 // JSON text directly: this runs once per request and is the proxy's largest
 // fixed cost after the upstream exchange itself.
-import type { Socket } from 'node:net';
 import type { RequestContext } from '../http/context.ts';
 import { log } from '../log/logger.ts';
 
@@ -12,8 +11,7 @@ export function logRequest(ctx: RequestContext): void {
   const h = req.headers;
   const status = ctx.status !== 0 ? ctx.status : ctx.res !== null ? ctx.res.statusCode : 0;
   const cl = h['content-length'];
-  const socket = ctx.socket as Socket; // req.socket is gone once a keep-alive response has ended
-  const clientAddr = socket.remoteAddress ?? '';
+  const clientAddr = ctx.clientAddr;
   const xff = h['x-forwarded-for'];
   let line =
     `,"host":${str(h.host ?? '')},"port":${ctx.port},"path":${str(ctx.path)},"request_id":${str(ctx.requestId)}` +
@@ -21,7 +19,7 @@ export function logRequest(ctx: RequestContext): void {
     `,"duration":${Math.round((performance.now() - ctx.startedAt) * 1e6)},"method":${str(req.method ?? '')}` +
     `,"req_content_length":${cl === undefined ? -1 : Number(cl) || 0},"req_content_type":${str(h['content-type'] ?? '')}` +
     `,"resp_content_length":${ctx.respBytes},"resp_content_type":${str(ctx.respContentType)}` +
-    `,"client_addr":${str(clientAddr)},"client_port":"${socket.remotePort ?? ''}"` +
+    `,"client_addr":${str(clientAddr)},"client_port":"${ctx.clientPort || ''}"` +
     `,"remote_addr":${str(xff ? String(xff) : clientAddr)},"user_agent":${str(h['user-agent'] ?? '')}` +
     `,"proto":"HTTP/${req.httpVersion}","scheme":"${ctx.scheme}","query":${str(ctx.search.slice(1))}`;
   for (const f of fieldsFor('req_', ctx.logRequestHeaders)) line += f.key + str(joined(h[f.header]));

@@ -11,7 +11,6 @@
 // --max-response-body: 500). Event streams and chunked (unknown-length)
 // responses always stream, as in kamal-proxy.
 import type { Dispatcher } from 'undici';
-import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { BODY_TOO_LARGE, bufferStream, SpillBuffer } from '../buffer/spill-buffer.ts';
 import type { RequestContext } from '../http/context.ts';
@@ -80,7 +79,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
     const target = this.#target;
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       forwardHeaders: target.options.forwardHeaders,
-      clientIp: (ctx.socket as Socket).remoteAddress ?? '',
+      clientIp: ctx.clientAddr,
       scheme: ctx.scheme,
       requestId: ctx.requestId,
       requestStart: ctx.requestStart,

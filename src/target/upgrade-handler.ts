@@ -3,7 +3,6 @@
 // and headers to the client's raw socket and then splice the two sockets.
 // A refusal (any non-101 answer) is relayed as an ordinary response.
 import type { Dispatcher } from 'undici';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from '../http/context.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
@@ -43,7 +42,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     this.#target.track(this);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       forwardHeaders: this.#target.options.forwardHeaders,
-      clientIp: (ctx.socket as Socket).remoteAddress ?? '',
+      clientIp: ctx.clientAddr,
       scheme: ctx.scheme,
       requestId: ctx.requestId,
       requestStart: ctx.requestStart,

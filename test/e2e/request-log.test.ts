@@ -7,6 +7,8 @@ import { log } from '../../src/log/logger.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
+import { fetchHttp2 } from '../tls/acme-fixture.ts';
+import { selfSigned, tempDir } from '../tls/openssl.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 
 const logFile = quietLogs();
@@ -87,5 +89,22 @@ describe('request log', () => {
     assert.equal(line.service, '');
     assert.equal(line.target, '');
     assert.ok((line.resp_content_length as number) > 0);
+  });
+
+  test('an HTTP/2 request logs its client too (read before its stream ends)', async () => {
+    const cert = selfSigned(tempDir(), 'log-h2', ['h2.log.example.com']);
+    await proxy.router.deploy(
+      deployParams('logged-h2', [app.address], {
+        options: { hosts: ['h2.log.example.com'], tlsEnabled: true, tlsCertificatePath: cert.certPath, tlsPrivateKeyPath: cert.keyPath },
+      }),
+    );
+    const res = await fetchHttp2(proxy.httpsPort, 'h2.log.example.com', cert.certPem);
+    assert.equal(res.protocol, 'h2');
+    const line = (await requestLines()).find((l) => l.service === 'logged-h2')!;
+    assert.equal(line.proto, 'HTTP/2.0');
+    assert.equal(line.scheme, 'https');
+    assert.equal(line.client_addr, '127.0.0.1');
+    assert.match(String(line.client_port), /^\d+$/);
+    assert.equal(line.remote_addr, '127.0.0.1');
   });
 });

@@ -140,42 +140,20 @@ export interface Fetched {
 // GET / over HTTP/1.1 (node:https, ALPN http/1.1) for `host` on 127.0.0.1,
 // accepting only a certificate that chains to `rootPem` and names `host`.
 export function fetchHttp1(port: number, host: string, rootPem: string): Promise<Fetched> {
-  const options: https.RequestOptions & tls.ConnectionOptions = {
-    host: '127.0.0.1',
-    port,
-    servername: host,
-    headers: { host },
-    ca: rootPem,
-    ALPNProtocols: ['http/1.1'],
-    agent: false,
-  };
-  return new Promise((resolve, reject) => {
-    const req = https.get(options, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(describe(res.socket as tls.TLSSocket, body)));
-    });
-    req.on('error', reject);
-  });
+  return getHttp1({ host: '127.0.0.1', port, servername: host, headers: { host }, ca: rootPem });
 }
 
 // The same from a client that sends no server name (SNI), as clients that
 // connect by IP address do: whatever certificate comes back is checked by
 // the caller (against `rootPem`, but not against a name, since none was sent).
 export function fetchWithoutSni(port: number, host: string, rootPem: string): Promise<Fetched> {
-  const options: https.RequestOptions & tls.ConnectionOptions = {
-    host: '127.0.0.1',
-    port,
-    servername: '',
-    checkServerIdentity: () => undefined,
-    headers: { host },
-    ca: rootPem,
-    ALPNProtocols: ['http/1.1'],
-    agent: false,
-  };
+  return getHttp1({ host: '127.0.0.1', port, servername: '', checkServerIdentity: () => undefined, headers: { host }, ca: rootPem });
+}
+
+function getHttp1(options: https.RequestOptions & tls.ConnectionOptions): Promise<Fetched> {
   return new Promise((resolve, reject) => {
-    const req = https.get(options, (res) => {
+    const all: https.RequestOptions & tls.ConnectionOptions = { ...options, ALPNProtocols: ['http/1.1'], agent: false };
+    const req = https.get(all, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

@@ -22,6 +22,7 @@ import { rolloutState } from '../service/rollout-controller.ts';
 import { loadStateFile, saveStateFile } from '../state/state-file.ts';
 import { normalizeHosts, normalizePathPrefixes, ServiceMap } from './service-map.ts';
 import type { RouteMatch } from './service-map.ts';
+import { acmeAllowed, defaultCertificate, secureContextFor } from './tls-routing.ts';
 
 export class ServiceNotFoundError extends Error {
   constructor() {
@@ -42,31 +43,19 @@ export class Router {
     this.certificates = new Certificates({
       defaultDirectory: tlsOptions.defaultDirectory ?? '',
       acmeCaPem: tlsOptions.acmeCaPem,
-      hostPolicy: (host) => this.#acmeAllowed(host),
+      hostPolicy: (host) => acmeAllowed(this.#map, host),
     });
   }
 
-  // ---- TLS: certificates are chosen by SNI from the host's root (/) service.
+  // ---- TLS: certificates are chosen by SNI from the host's root (/) service
+  // (tls-routing.ts).
 
-  async secureContextFor(serverName: string): Promise<tls.SecureContext | null> {
-    const service = this.#map.lookup(serverName, '/')?.service;
-    if (!service?.options.tlsEnabled || service.certManager === null) return null;
-    return service.certManager.getSecureContext(serverName);
+  secureContextFor(serverName: string): Promise<tls.SecureContext | null> {
+    return secureContextFor(this.#map, serverName);
   }
 
-  // For clients that send no server name (SNI), as kamal-proxy's "default TLS
-  // host": the certificate of the first TLS service, by name, with a host
-  // and a certificate at hand. kamal-proxy takes some TLS service with hosts
-  // in Go's map order, which differs from run to run; ours is stable.
   defaultCertificate(): Certificate | null {
-    const services = [...this.#services.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    for (const s of services) {
-      const host = s.options.hosts[0];
-      if (!s.options.tlsEnabled || s.certManager === null || host === undefined || !s.options.pathPrefixes.includes('/')) continue;
-      const cert = s.certManager.loadedCertificate(host);
-      if (cert !== null) return cert;
-    }
-    return null;
+    return defaultCertificate(this.#services.values());
   }
 
   alpnChallengeFor(serverName: string): tls.SecureContext | null {
@@ -75,18 +64,6 @@ export class Router {
 
   httpChallengeFor(token: string): string | null {
     return this.certificates.challenges.httpResponse(token);
-  }
-
-  // Automatic certificates only for a host a TLS service names exactly (no
-  // wildcards: kamal-proxy refuses those for automatic TLS).
-  #acmeAllowed(host: string): boolean {
-    const service = this.#map.lookup(host, '/')?.service;
-    return (
-      service !== undefined &&
-      service.options.tlsEnabled &&
-      service.options.tlsCertificatePath === '' &&
-      service.options.hosts.includes(host.toLowerCase())
-    );
   }
 
   lookup(host: string | undefined, path: string): RouteMatch<Service> | null {

@@ -89,7 +89,7 @@ function answerAcmeChallenge(router: Router, ctx: RequestContext): boolean {
 function onResponseClose(this: ServerResponse): void {
   const ctx = (this as WithContext)[kContext]!;
   // An idle keep-alive connection must not keep its last request (headers,
-  // request, response, context) alive: 5 KiB each over 10,000 connections.
+  // request, response, context) alive until the next one arrives.
   const socket = ctx.socket as WithContext;
   if (socket[kContext] === ctx) socket[kContext] = undefined;
   if (!this.writableFinished) {

@@ -1,0 +1,40 @@
+// Which certificate a handshake gets, and which hosts may have one ordered:
+// decided from the routing table by the host's root (/) service, as in
+// kamal-proxy. The router's TLS methods are one-liners into these.
+import type tls from 'node:tls';
+import type { Service } from '../service/service.ts';
+import type { Certificate } from '../tls/certificate.ts';
+import type { ServiceMap } from './service-map.ts';
+
+export async function secureContextFor(map: ServiceMap<Service>, serverName: string): Promise<tls.SecureContext | null> {
+  const service = map.lookup(serverName, '/')?.service;
+  if (!service?.options.tlsEnabled || service.certManager === null) return null;
+  return service.certManager.getSecureContext(serverName);
+}
+
+// For clients that send no server name (SNI), as kamal-proxy's "default TLS
+// host": the certificate of the first TLS service, by name, with a host
+// and a certificate at hand. kamal-proxy takes some TLS service with hosts
+// in Go's map order, which differs from run to run; ours is stable.
+export function defaultCertificate(services: Iterable<Service>): Certificate | null {
+  const byName = [...services].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const s of byName) {
+    const host = s.options.hosts[0];
+    if (!s.options.tlsEnabled || s.certManager === null || host === undefined || !s.options.pathPrefixes.includes('/')) continue;
+    const cert = s.certManager.loadedCertificate(host);
+    if (cert !== null) return cert;
+  }
+  return null;
+}
+
+// Automatic certificates only for a host a TLS service names exactly (no
+// wildcards: kamal-proxy refuses those for automatic TLS).
+export function acmeAllowed(map: ServiceMap<Service>, host: string): boolean {
+  const service = map.lookup(host, '/')?.service;
+  return (
+    service !== undefined &&
+    service.options.tlsEnabled &&
+    service.options.tlsCertificatePath === '' &&
+    service.options.hosts.includes(host.toLowerCase())
+  );
+}

@@ -30,6 +30,7 @@ import type { DockerApp, DockerAppOptions } from '../helpers/docker-app.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { openWebSocket } from '../helpers/ws-echo.ts';
 
 const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
 // A monitor of our own, on top of the built-in list: "configured" bots.
@@ -204,12 +205,8 @@ function napTests(): void {
       // Routed by path, as above: a WebSocket client cannot set Host.
       await deploy(proxy, app, { idleTimeoutMs: 300 }, { pathPrefixes: [path], stripPrefix: false });
       const napper = proxy.router.service(app.service)!.napper!;
-      const socket = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}${path}`);
+      const socket = await openWebSocket(`ws://127.0.0.1:${proxy.httpPort}${path}`);
       try {
-        await new Promise<void>((resolve, reject) => {
-          socket.onopen = () => resolve();
-          socket.onerror = () => reject(new Error('websocket failed'));
-        });
         await new Promise((r) => setTimeout(r, 1_200)); // four idle timeouts
         assert.equal(napper.state, 'running', 'an open WebSocket is activity');
         assert.equal(await running(app.id), true, 'docker inspect: still running');

@@ -10,6 +10,7 @@ import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { napApp, napRequest } from '../helpers/nap.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { openWebSocket } from '../helpers/ws-echo.ts';
 
 quietLogs();
 
@@ -82,11 +83,7 @@ describe('napping (process runtime)', () => {
   test('an open WebSocket keeps the app awake past the idle timeout; closing it lets the app nap', async () => {
     await deployNapping('wslive', 300, {}, '', { pathPrefixes: ['/live'] });
     const napper = proxy.router.service('wslive')!.napper!;
-    const socket = new WebSocket(`ws://127.0.0.1:${proxy.httpPort}/live`);
-    await new Promise<void>((resolve, reject) => {
-      socket.onopen = () => resolve();
-      socket.onerror = () => reject(new Error('websocket failed'));
-    });
+    const socket = await openWebSocket(`ws://127.0.0.1:${proxy.httpPort}/live`);
     await new Promise((r) => setTimeout(r, 900)); // three idle timeouts
     assert.equal(napper.state, 'running', 'an open WebSocket is activity');
     assert.equal(napper.active, 1);

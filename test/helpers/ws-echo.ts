@@ -57,3 +57,13 @@ function frame(opcode: number, payload: Buffer): Buffer {
   const head = len < 126 ? Buffer.from([0x80 | opcode, len]) : Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff]);
   return Buffer.concat([head, payload]);
 }
+
+// The client side: a WebSocket (Node's global one) once it is open; rejects
+// if the connection fails first.
+export function openWebSocket(url: string): Promise<WebSocket> {
+  const socket = new WebSocket(url);
+  return new Promise((resolve, reject) => {
+    socket.onopen = () => resolve(socket);
+    socket.onerror = () => reject(new Error('websocket failed'));
+  });
+}

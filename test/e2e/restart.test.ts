@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
-import { freePort, startBackend } from '../helpers/backend.ts';
+import { freePort, startBackend, type Backend } from '../helpers/backend.ts';
 import { cli, ROOT, spawnProxy } from '../helpers/proxy.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 import { napApp } from '../helpers/nap.ts';
@@ -18,6 +18,10 @@ async function environment() {
   return { home, port, env, stateDir: join(home, '.config', 'kamal-proxy') };
 }
 
+// Backends close when the test ends, failed or not: an open server would keep
+// this file's process (and the whole test run) waiting.
+const closeAfter = (t: TestContext, ...backends: Backend[]) => t.after(() => Promise.all(backends.map((b) => b.close())));
+
 const get = async (port: number, host: string, path = '/') => {
   const res = await request(`http://127.0.0.1:${port}${path}`, { headers: { host } });
   return { status: res.statusCode, body: await res.body.text() };
@@ -27,6 +31,7 @@ test('SIGKILL and a restart keep every service', async (t) => {
   const { port, env, stateDir } = await environment();
   const web = await startBackend('web');
   const api = await startBackend('api', { route: (req, res) => (res.end(`api:${req.url}`), true) });
+  closeAfter(t, web, api);
   const first = await spawnProxy([`--http-port=${port}`], env, t);
   assert.match(first.output(), /"msg":"No previous state to restore"/);
 
@@ -50,7 +55,6 @@ test('SIGKILL and a restart keep every service', async (t) => {
   assert.deepEqual(readdirSync(stateDir), ['kamal-proxy.state']);
 
   second.child.kill('SIGKILL');
-  await Promise.all([web.close(), api.close()]);
 });
 
 test('a state file written by kamal-proxy loads; a broken service is skipped, not fatal', async (t) => {
@@ -58,6 +62,7 @@ test('a state file written by kamal-proxy loads; a broken service is skipped, no
   const webApp = await startBackend('web');
   const api = await startBackend('api', { route: (req, res) => (res.end(`api:${req.url}`), true) });
   const blog = await startBackend('blog');
+  closeAfter(t, webApp, api, blog);
   const fixture = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/kamal-proxy.state'), 'utf8')) as Record<string, any>[];
   const [webState, apiState, blogState] = fixture;
   webState!.active_targets = [webApp.address];
@@ -95,7 +100,6 @@ test('a state file written by kamal-proxy loads; a broken service is skipped, no
   assert.doesNotMatch(listed, /broken/);
   assert.match(proxy.output(), /"msg":"Failed to restore service".*"service":"broken"/);
   proxy.child.kill('SIGKILL');
-  await Promise.all([webApp.close(), api.close(), blog.close()]);
 });
 
 test('SIGTERM lets in-flight requests finish, then exits 0', async (t) => {
@@ -107,6 +111,7 @@ test('SIGTERM lets in-flight requests finish, then exits 0', async (t) => {
       return true;
     },
   });
+  closeAfter(t, slow);
   const proxy = await spawnProxy([`--http-port=${port}`], env, t);
   assert.equal((await cli(['deploy', 'slow', `--target=${slow.address}`], env)).code, 0);
   const inFlight = get(port, 'anything.example.com', '/slow');
@@ -117,7 +122,6 @@ test('SIGTERM lets in-flight requests finish, then exits 0', async (t) => {
   assert.equal(await exited, 0);
   assert.match(proxy.output(), /"msg":"Server stopped"/);
   await assert.rejects(get(port, 'anything.example.com'), 'no longer accepting connections');
-  await slow.close();
 });
 
 test("an app started by --nap-command gets the operator's environment, not the settings bin/kamal-proxy made for itself", async (t) => {

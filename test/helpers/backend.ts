@@ -48,11 +48,4 @@ export async function startBackend(name: string, opts: { healthy?: boolean; rout
   return backend;
 }
 
-// A port that was free a moment ago (for processes that must be told a port).
-export async function freePort(): Promise<number> {
-  const s = http.createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
+export { freePort } from './free-port.ts';

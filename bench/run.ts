@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
 import { BODY } from './body.ts';
-import { cleanup, installExitHandlers, makeTempDir, run, stopping } from './children.ts';
+import { cleanup, installExitHandlers, makeTempDir, run, sleep, stopping } from './children.ts';
 import { checkH2Target, checkNapperRouting, h2Rounds, h2Tools, negotiated, startH2Targets } from './h2.ts';
 import { H2LOAD_FLAGS } from './h2load.ts';
 import { get } from './net.ts';
@@ -15,8 +15,10 @@ import { fileSize, rssKb, startNapper, startNginxProxy, tail, type Target } from
 import { makeCertificate } from './tls.ts';
 import { requireTools } from './tools.ts';
 import { failure, wrk } from './wrk.ts';
+import { IDLE_GC_CHECK_INTERVAL_MS } from '../src/config/defaults.ts';
 
 const WARMUP_SECONDS = 2;
+const SETTLE_MS = IDLE_GC_CHECK_INTERVAL_MS + 2_000; // one idle check of the proxy, and a margin
 const USAGE = `Usage: npm run bench -- [--rounds N] [--duration SECONDS] [--quick]
   --rounds N          interleaved rounds over all targets (default 3)
   --duration SECONDS  length of each measured wrk and h2load run (default 10)
@@ -121,12 +123,16 @@ async function main(): Promise<void> {
   const h2RoundList = h2 ? await h2Rounds(h2.h2load, dir, h2Targets, opts.rounds, opts.duration, WARMUP_SECONDS) : [];
 
   const rssAfterRunKb = rssKb(napper.pid);
+  // Once the load is over the proxy gives memory back at its next idle check
+  // (src/memory/idle-gc.ts); wait for it, so both figures are on record.
+  await sleep(SETTLE_MS);
+  const rssSettledKb = rssKb(napper.pid);
   const logBytes = fileSize(napper.logFile);
   // The request log is part of the cost measured; make sure it was written.
   if (!tail(napper.logFile, 4096).includes('"msg":"Request"')) throw new Error('kamal-napper wrote no request log lines');
 
   const summaries = summarize(rounds, targets.map((t) => t.name), direct.name);
-  const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1)} MB`);
+  const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1)} MiB`);
   console.log(`\n${opts.rounds} round(s), wrk -t1 -c50 -d${opts.duration}s after a ${WARMUP_SECONDS} s warm-up; medians over rounds\n`);
   console.log(table(summaries));
   const h2Summaries = h2RoundList.length ? summarize(h2RoundList, h2Targets.map((t) => t.name), h2Targets[0].name) : undefined;
@@ -136,7 +142,9 @@ async function main(): Promise<void> {
     console.log(`negotiated: ${negotiated(h2RoundList)}\n`);
     console.log(table(h2Summaries));
   }
-  console.log(`\nkamal-napper RSS: ${mb(rssAfterRunKb)} after the run (${mb(rssAfterHttp1Kb)} after HTTP/1.1, ${mb(rssAfterDeployKb)} after deploy); request log ${(logBytes / 1e6).toFixed(1)} MB`);
+  console.log(
+    `\nkamal-napper RSS: ${mb(rssAfterRunKb)} right after the run, ${mb(rssSettledKb)} ${SETTLE_MS / 1000} s later (${mb(rssAfterHttp1Kb)} after HTTP/1.1, ${mb(rssAfterDeployKb)} after deploy); request log ${(logBytes / 1e6).toFixed(1)} MB`,
+  );
 
   const file = writeJson(join(import.meta.dirname, 'results'), {
     date: new Date().toISOString(),
@@ -154,7 +162,7 @@ async function main(): Promise<void> {
     http2: h2Summaries
       ? { tool: 'h2load', flags: H2LOAD_FLAGS, summary: h2Summaries, rounds: h2RoundList }
       : { skipped: h2OrWhyNot },
-    napper: { rssKbAfterDeploy: rssAfterDeployKb, rssKbAfterHttp1: rssAfterHttp1Kb, rssKbAfterRun: rssAfterRunKb, requestLogBytes: logBytes },
+    napper: { rssKbAfterDeploy: rssAfterDeployKb, rssKbAfterHttp1: rssAfterHttp1Kb, rssKbAfterRun: rssAfterRunKb, rssKbSettled: rssSettledKb, requestLogBytes: logBytes },
   });
   console.log(`results written to ${file}`);
   const stderr = tail(napper.stderrFile, 1000);

@@ -15,7 +15,10 @@
 // collection, with at least IDLE_GC_MIN_REQUESTS served in between. A steady
 // load never triggers it, nor does a trickle. The collection is V8's
 // "last resort" one (30–50 ms here with a 10 MiB heap): it is the one that
-// empties the pool, and it runs only when few requests are about to wait.
+// empties the pool, and it runs only when few requests are about to wait. It
+// has a price later: the next burst starts about a tenth slower while the
+// heap grows back and code is optimized again, hence the long interval in
+// defaults.ts.
 import { IDLE_GC_CHECK_INTERVAL_MS, IDLE_GC_MIN_REQUESTS, IDLE_GC_QUIET_FRACTION } from '../config/defaults.ts';
 import { v8Gc } from './v8-gc.ts';
 

@@ -21,18 +21,11 @@ import { rssKb, tail } from './targets.ts';
 import { NODE, ROOT, requireTools } from './tools.ts';
 import { failure, parseWrk, type WrkResult } from './wrk.ts';
 import { encodeState } from '../src/state/state-codec.ts';
-import { IDLE_GC_CHECK_INTERVAL_MS } from '../src/config/defaults.ts';
 import { defaultPauseState, defaultServiceOptions, defaultTargetOptions, type ServiceState } from '../src/service/options.ts';
 
-const DEADLINE_MS = 480_000;
+const DEADLINE_MS = 240_000;
 const IDLE_SERVICES = 100;
-// The proxy gives back what start-up left behind at its first idle check
-// (src/memory/idle-gc.ts), a minute after it starts: both memory samples are
-// taken just after it. After a later burst the collection would come at the
-// first quiet check, up to two minutes on, when idle clients may already have
-// reached the keep-alive timeout; so the connections are opened on a fresh
-// proxy, and that first check covers them too.
-const IDLE_WAIT_MS = IDLE_GC_CHECK_INTERVAL_MS + 2_000;
+const IDLE_WAIT_MS = 5000;
 const CONNECT_BATCH = 500;
 
 type Proxy = { name: string; child: Child; pid: number; port: number; stdoutFile: string; stderrFile: string; restoredMs: number; startedMs: number };
@@ -226,13 +219,9 @@ async function main(): Promise<void> {
   const idleKb = rssKb(idle.pid);
   rows.push([`idle RSS, ${IDLE_SERVICES} services, after ${IDLE_WAIT_MS / 1000} s`, mib(idleKb), '≤ 60 MB']);
 
-  await stop(idle.child);
-
-  // 2. The same, holding idle keep-alive clients.
-  const held = await startProxy(dir, 'connections', IDLE_SERVICES, backendPort);
-  const heldStartedAt = Date.now();
+  // 2. The same proxy holding idle keep-alive clients.
   const limit = await shellFdLimit();
-  const proxyLimit = procFdLimit(held.pid);
+  const proxyLimit = procFdLimit(idle.pid);
   log(`2. ${connections} idle keep-alive connections (ulimit -n: ${limit}; proxy's Max open files: ${proxyLimit})`);
   // Each side holds one fd per connection, plus the proxy's upstream sockets.
   const needed = connections + 200;
@@ -245,27 +234,22 @@ async function main(): Promise<void> {
     log(msg);
   } else {
     const t0 = Date.now();
-    const { sockets, closedEarly } = await openIdleConnections(held.port, connections, IDLE_SERVICES);
+    const { sockets, closedEarly } = await openIdleConnections(idle.port, connections, IDLE_SERVICES);
     const openMs = Date.now() - t0;
-    await sleep(3_000);
-    const connKb = rssKb(held.pid);
-    const settleMs = heldStartedAt + IDLE_WAIT_MS - Date.now();
-    log(`   holding them ${Math.round(settleMs / 1000)} s more, past the proxy's first idle collection`);
-    await sleep(settleMs);
-    const settledKb = rssKb(held.pid);
+    await sleep(3000);
+    const connKb = rssKb(idle.pid);
     const lost = closedEarly();
     for (const s of sockets) s.destroy();
     await sleep(2000);
-    const afterKb = rssKb(held.pid);
-    rows.push([`RSS with ${connections} idle keep-alive connections, 3 s after opening`, mib(connKb), '']);
-    rows.push([`  the same, ${IDLE_WAIT_MS / 1000} s after start (after the first idle collection)`, mib(settledKb), '≤ 200 MB']);
-    if (settledKb !== undefined && idleKb !== undefined) {
-      rows.push(['  per connection (over idle)', `${((settledKb - idleKb) / connections).toFixed(1)} KiB`, '']);
+    const afterKb = rssKb(idle.pid);
+    rows.push([`RSS with ${connections} idle keep-alive connections`, mib(connKb), '≤ 200 MB']);
+    if (connKb !== undefined && idleKb !== undefined) {
+      rows.push(['  per connection (over idle)', `${((connKb - idleKb) / connections).toFixed(1)} KiB`, '']);
     }
     rows.push(['  after closing them (2 s later)', mib(afterKb), '']);
     notes.push(`opened ${connections} connections (one GET each) in ${openMs} ms; ${lost} closed by the proxy before the sample`);
   }
-  await stop(held.child);
+  await stop(idle.child);
 
   // 3. 1,000 services against 1: start-up and routing cost.
   log(`3. ${manyServices} services vs 1: restore time and req/s`);

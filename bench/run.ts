@@ -11,14 +11,12 @@ import { checkH2Target, checkNapperRouting, h2Rounds, h2Tools, negotiated, start
 import { H2LOAD_FLAGS } from './h2load.ts';
 import { get } from './net.ts';
 import { summarize, table, writeJson, type Round } from './report.ts';
-import { fileSize, rssKb, settledRssKb, startNapper, startNginxProxy, tail, type Target } from './targets.ts';
+import { fileSize, rssKb, startNapper, startNginxProxy, tail, type Target } from './targets.ts';
 import { makeCertificate } from './tls.ts';
 import { requireTools } from './tools.ts';
 import { failure, wrk } from './wrk.ts';
-import { IDLE_GC_CHECK_INTERVAL_MS } from '../src/config/defaults.ts';
 
 const WARMUP_SECONDS = 2;
-const SETTLE_MAX_MS = 2 * IDLE_GC_CHECK_INTERVAL_MS + 5_000; // two idle checks of the proxy, and a margin
 const USAGE = `Usage: npm run bench -- [--rounds N] [--duration SECONDS] [--quick]
   --rounds N          interleaved rounds over all targets (default 3)
   --duration SECONDS  length of each measured wrk and h2load run (default 10)
@@ -78,7 +76,7 @@ async function main(): Promise<void> {
   const perRun = WARMUP_SECONDS + opts.duration + 1;
   // Setup and teardown allowance, plus every run (3 wrk targets, 3 h2load
   // targets) with room for slowness.
-  installExitHandlers((120 + SETTLE_MAX_MS / 1000 + opts.rounds * (h2 ? 6 : 3) * perRun * 2) * 1000);
+  installExitHandlers((120 + opts.rounds * (h2 ? 6 : 3) * perRun * 2) * 1000);
 
   const load = loadavg();
   const dir = makeTempDir();
@@ -123,10 +121,6 @@ async function main(): Promise<void> {
   const h2RoundList = h2 ? await h2Rounds(h2.h2load, dir, h2Targets, opts.rounds, opts.duration, WARMUP_SECONDS) : [];
 
   const rssAfterRunKb = rssKb(napper.pid);
-  // Once the load is over the proxy gives memory back at a quiet idle check
-  // (src/memory/idle-gc.ts); wait for it, so both figures are on record.
-  const settled = await settledRssKb(napper.pid, SETTLE_MAX_MS);
-  const rssSettledKb = settled.kb;
   const logBytes = fileSize(napper.logFile);
   // The request log is part of the cost measured; make sure it was written.
   if (!tail(napper.logFile, 4096).includes('"msg":"Request"')) throw new Error('kamal-napper wrote no request log lines');
@@ -142,9 +136,7 @@ async function main(): Promise<void> {
     console.log(`negotiated: ${negotiated(h2RoundList)}\n`);
     console.log(table(h2Summaries));
   }
-  console.log(
-    `\nkamal-napper RSS: ${mb(rssAfterRunKb)} right after the run, ${mb(rssSettledKb)} ${Math.round(settled.afterMs / 1000)} s later (${mb(rssAfterHttp1Kb)} after HTTP/1.1, ${mb(rssAfterDeployKb)} after deploy); request log ${(logBytes / 1e6).toFixed(1)} MB`,
-  );
+  console.log(`\nkamal-napper RSS: ${mb(rssAfterRunKb)} after the run (${mb(rssAfterHttp1Kb)} after HTTP/1.1, ${mb(rssAfterDeployKb)} after deploy); request log ${(logBytes / 1e6).toFixed(1)} MB`);
 
   const file = writeJson(join(import.meta.dirname, 'results'), {
     date: new Date().toISOString(),
@@ -162,7 +154,7 @@ async function main(): Promise<void> {
     http2: h2Summaries
       ? { tool: 'h2load', flags: H2LOAD_FLAGS, summary: h2Summaries, rounds: h2RoundList }
       : { skipped: h2OrWhyNot },
-    napper: { rssKbAfterDeploy: rssAfterDeployKb, rssKbAfterHttp1: rssAfterHttp1Kb, rssKbAfterRun: rssAfterRunKb, rssKbSettled: rssSettledKb, settledAfterMs: settled.afterMs, requestLogBytes: logBytes },
+    napper: { rssKbAfterDeploy: rssAfterDeployKb, rssKbAfterHttp1: rssAfterHttp1Kb, rssKbAfterRun: rssAfterRunKb, requestLogBytes: logBytes },
   });
   console.log(`results written to ${file}`);
   const stderr = tail(napper.stderrFile, 1000);

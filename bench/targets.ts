@@ -106,20 +106,6 @@ export function rssKb(pid: number): number | undefined {
   }
 }
 
-// RSS once the proxy has given memory back after a load (src/memory/idle-gc.ts
-// collects at its first quiet once-a-minute check, so within two intervals):
-// sampled every 2 s until it is under 70% of the first sample, or the time is up.
-export async function settledRssKb(pid: number, maxWaitMs: number): Promise<{ kb: number | undefined; afterMs: number }> {
-  const start = Date.now();
-  const first = rssKb(pid);
-  let kb = first;
-  while (Date.now() - start < maxWaitMs && first !== undefined && kb !== undefined && kb > first * 0.7) {
-    await new Promise((r) => setTimeout(r, 2_000));
-    kb = rssKb(pid);
-  }
-  return { kb, afterMs: Date.now() - start };
-}
-
 export function fileSize(file: string): number {
   try {
     return statSync(file).size;

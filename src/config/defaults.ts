@@ -29,15 +29,6 @@ export const DEFAULT_MAX_RESPONSE_BODY_BYTES = 0; // 0 = unlimited
 // Body bytes through spill files between two requested young-generation
 // collections (src/buffer/body-gc.ts).
 export const BODY_GC_INTERVAL_BYTES = 8 * 1024 * 1024;
-// Giving memory back after a burst (src/memory/idle-gc.ts): how often the
-// traffic is looked at, how far it must drop below its busiest interval since
-// the last collection, and how many requests make a collection worth its
-// 30–50 ms. A minute, not less: the next burst after a collection starts
-// about a tenth slower (measured with 24 s pauses between bursts), so only a
-// proxy that has really gone quiet pays it.
-export const IDLE_GC_CHECK_INTERVAL_MS = 60_000;
-export const IDLE_GC_QUIET_FRACTION = 0.1;
-export const IDLE_GC_MIN_REQUESTS = 1_000;
 
 // Upstream connection pool, one per target. kamal-proxy keeps up to 100 idle
 // connections per target; undici's Pool caps open connections instead, so we

@@ -9,8 +9,6 @@ import type { NapConfig } from '../nap/nap-config.ts';
 import { ControlServer } from '../control/server.ts';
 import { log } from '../log/logger.ts';
 import { Router } from '../router/router.ts';
-import { IdleGc } from '../memory/idle-gc.ts';
-import type { IdleGcOptions } from '../memory/idle-gc.ts';
 import { Server } from './server.ts';
 
 export interface ProxyConfig {
@@ -25,12 +23,10 @@ export interface ProxyConfig {
   runtimeDir?: string; // pid and log files of --nap-command apps
   acmeDirectory?: string; // default ACME directory (`ACME_DIRECTORY`); "" = Let's Encrypt
   acmeCaPem?: string; // trust for a private ACME server (tests)
-  idleGc?: Omit<IdleGcOptions, 'requests'>; // tests: a shorter interval, a recording collector
 }
 
 export interface RunningProxy {
   readonly router: Router;
-  readonly idleGc: IdleGc;
   readonly httpPort: number;
   readonly httpsPort: number;
   readonly socketPath: string;
@@ -51,18 +47,15 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   const control = new ControlServer(socketPath, router);
   await control.start();
   log.info('Server started', { http: server.httpPort, https: server.httpsPort });
-  const idleGc = new IdleGc({ ...config.idleGc, requests: () => server.requestCount });
 
   let stopping: Promise<void> | null = null;
   return {
     router,
-    idleGc,
     httpPort: server.httpPort,
     httpsPort: server.httpsPort,
     socketPath,
     stop() {
       stopping ??= (async () => {
-        idleGc.stop();
         await Promise.all([control.stop(), server.stop()]);
         router.close();
         log.info('Server stopped');

@@ -33,7 +33,6 @@ export class Server {
   readonly #config: ServerConfig;
   #http: http.Server | null = null;
   #https: http2.Http2SecureServer | null = null;
-  #requests = 0; // and upgrades; read by the idle collector (src/memory/idle-gc.ts)
 
   constructor(router: Router, config: ServerConfig) {
     this.#router = router;
@@ -49,11 +48,6 @@ export class Server {
   get httpsPort(): number {
     const a = this.#https?.address();
     return typeof a === 'object' && a !== null ? a.port : this.#config.httpsPort;
-  }
-
-  // Requests (and upgrades) received so far, on both listeners.
-  get requestCount(): number {
-    return this.#requests;
   }
 
   async start(): Promise<void> {
@@ -112,14 +106,8 @@ export class Server {
         alpnContext: (name) => router.alpnChallengeFor(name),
       }),
     });
-    server.on('request', (req, res) => {
-      this.#requests++;
-      handleRequest(router, listener, req as unknown as IncomingMessage, res as unknown as ServerResponse);
-    });
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      this.#requests++;
-      handleUpgrade(router, listener, req, socket, head);
-    });
+    server.on('request', (req, res) => handleRequest(router, listener, req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
     server.on('secureConnection', (socket) => {
       this.#tlsSockets.add(socket);
       socket.once('close', () => this.#tlsSockets.delete(socket));
@@ -145,15 +133,9 @@ export class Server {
         // Transfer-Encoding with 400 and never hands them to us; keep it so.
         insecureHTTPParser: false,
       },
-      (req, res) => {
-        this.#requests++;
-        handleRequest(router, listener, req, res);
-      },
+      (req, res) => handleRequest(router, listener, req, res),
     );
-    server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
-      this.#requests++;
-      handleUpgrade(router, listener, req, socket, head);
-    });
+    server.on('upgrade', (req, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
     server.on('clientError', onClientError);
     return server;
   }

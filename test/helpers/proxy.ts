@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { log } from '../../src/log/logger.ts';
 import { startProxy } from '../../src/server/proxy.ts';
-import type { ProxyConfig, RunningProxy } from '../../src/server/proxy.ts';
+import type { RunningProxy } from '../../src/server/proxy.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { DeployParams } from '../../src/control/protocol.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../../src/service/options.ts';
@@ -34,7 +34,6 @@ export interface TestProxy extends RunningProxy {
 export interface TestProxyOptions {
   docker?: boolean; // default false, as `kamal-proxy run` without --docker
   napConfig?: NapConfig; // default: loadNapConfig() (environment and config file)
-  idleGc?: ProxyConfig['idleGc']; // default: the real collector every 10 s
 }
 
 export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-')), options: TestProxyOptions = {}): Promise<TestProxy> {
@@ -47,7 +46,6 @@ export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-'
     statePath,
     ...(options.docker !== undefined ? { docker: options.docker } : {}),
     ...(options.napConfig !== undefined ? { napConfig: options.napConfig } : {}),
-    ...(options.idleGc !== undefined ? { idleGc: options.idleGc } : {}),
   });
   return { ...proxy, dir, statePath, url: (path = '/') => `http://127.0.0.1:${proxy.httpPort}${path}` };
 }

@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { freePort } from '../helpers/free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ProcessRuntime, type ProcessRuntimeOptions } from '../../src/nap/process-runtime.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const node = process.execPath;
 
@@ -51,7 +51,6 @@ async function waitFor(what: string, check: () => boolean | Promise<boolean>, ti
     await delay(20);
   }
 }
-
 
 async function get(port: number): Promise<string | null> {
   try {

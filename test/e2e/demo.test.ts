@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { request } from 'undici';
-import { freePort } from '../helpers/backend.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { NODE } from '../helpers/nap.ts';
 import { ROOT } from '../helpers/proxy.ts';
 import { shellSplit } from '../helpers/shell.ts';

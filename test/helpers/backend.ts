@@ -47,5 +47,3 @@ export async function startBackend(name: string, opts: { healthy?: boolean; rout
     });
   return backend;
 }
-
-export { freePort } from './free-port.ts';

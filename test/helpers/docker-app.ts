@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from './backend.ts';
+import { freePort } from './free-port.ts';
 
 export const TEST_IMAGE = 'kamal-napper-test:latest';
 const CLI_TIMEOUT_MS = 30_000;

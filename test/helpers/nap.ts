@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NapRequest } from '../../src/control/protocol.ts';
-import { freePort } from './backend.ts';
+import { freePort } from './free-port.ts';
 import { ROOT } from './proxy.ts';
 
 export const NODE = join(ROOT, 'node_modules/.bin/node');

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './backend.ts';
+import { freePort } from './free-port.ts';
 
 export interface Pebble {
   readonly directoryUrl: string;

@@ -14,7 +14,7 @@ import { axios as acmeAxios } from 'acme-client';
 import { acmeChallengeToken } from '../../src/tls/acme-challenges.ts';
 import { AcmeManager, type AcmeManagerOptions } from '../../src/tls/acme-manager.ts';
 import { createTlsCallbacks } from '../../src/tls/tls-callbacks.ts';
-import { freePort } from '../helpers/backend.ts';
+import { freePort } from '../helpers/free-port.ts';
 import { httpsGet, startPebble, type Pebble } from '../helpers/pebble.ts';
 
 export interface AcmeBench {

@@ -6,6 +6,7 @@ import { BODY } from './body.ts';
 import { sleep } from './children.ts';
 import { h2Failure, h2load, type H2Result } from './h2load.ts';
 import type { Round } from './report.ts';
+import { interleavedRounds } from './rounds.ts';
 import { startNginxProxy, startNginxTlsDirect, tail, TLS_SERVICE, type Napper, type Target } from './targets.ts';
 import { h2Get, type Cert } from './tls.ts';
 import type { Tools } from './tools.ts';
@@ -50,23 +51,20 @@ export async function checkNapperRouting(napper: Napper): Promise<void> {
   throw new Error(`kamal-napper logged no HTTP/2 request of service ${TLS_SERVICE} after the check; log tail:\n${tail(napper.logFile, 2000)}`);
 }
 
-export async function h2Rounds(bin: string, dir: string, targets: Target[], rounds: number, duration: number, warmup: number): Promise<Round<H2Result>[]> {
-  const out: Round<H2Result>[] = [];
+export function h2Rounds(bin: string, dir: string, targets: Target[], rounds: number, duration: number, warmup: number): Promise<Round<H2Result>[]> {
   const logFile = join(dir, 'h2load-requests.log');
-  for (let i = 1; i <= rounds; i++) {
-    const round: Round<H2Result> = {};
-    for (const t of targets) {
-      const bad = h2Failure(await h2load(bin, t.port, warmup));
-      if (bad) throw new Error(`HTTP/2 warm-up of ${t.name} failed: ${bad}`);
-      const r = await h2load(bin, t.port, duration, logFile);
-      const badRun = h2Failure(r);
-      if (badRun) throw new Error(`HTTP/2 round ${i}, ${t.name} failed: ${badRun}`);
-      round[t.name] = r;
-      console.log(`h2 round ${i}/${rounds}  ${t.name.padEnd(16)} ${Math.round(r.reqPerSec)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  (mean ${r.meanMs.toFixed(2)}, max ${r.maxMs.toFixed(2)} ms)`);
-    }
-    out.push(round);
-  }
-  return out;
+  return interleavedRounds(
+    {
+      label: 'HTTP/2 ',
+      logPrefix: 'h2 round',
+      warmUp: (port) => h2load(bin, port, warmup),
+      measure: (port) => h2load(bin, port, duration, logFile),
+      failure: h2Failure,
+      detail: (r) => `(mean ${r.meanMs.toFixed(2)}, max ${r.maxMs.toFixed(2)} ms)`,
+    },
+    targets,
+    rounds,
+  );
 }
 
 // One line naming what was negotiated, which nginx and Node choose separately.

@@ -10,7 +10,8 @@ import { cleanup, installExitHandlers, makeTempDir, run, stopping } from './chil
 import { checkH2Target, checkNapperRouting, h2Rounds, h2Tools, negotiated, startH2Targets } from './h2.ts';
 import { H2LOAD_FLAGS } from './h2load.ts';
 import { get } from './net.ts';
-import { summarize, table, writeJson, type Round } from './report.ts';
+import { summarize, table, writeJson } from './report.ts';
+import { interleavedRounds } from './rounds.ts';
 import { fileSize, rssKb, startNapper, startNginxProxy, tail, type Target } from './targets.ts';
 import { makeCertificate } from './tls.ts';
 import { requireTools } from './tools.ts';
@@ -101,21 +102,17 @@ async function main(): Promise<void> {
   }
   const rssAfterDeployKb = rssKb(napper.pid);
 
-  const rounds: Round[] = [];
-  for (let i = 1; i <= opts.rounds; i++) {
-    const round: Round = {};
-    for (const t of targets) {
-      const warm = await wrk(tools.wrk, t.port, WARMUP_SECONDS, false);
-      const bad = failure(warm);
-      if (bad) throw new Error(`warm-up of ${t.name} failed: ${bad}`);
-      const r = await wrk(tools.wrk, t.port, opts.duration, true);
-      const badRun = failure(r);
-      if (badRun) throw new Error(`round ${i}, ${t.name} failed: ${badRun}`);
-      round[t.name] = r;
-      console.log(`round ${i}/${opts.rounds}  ${t.name.padEnd(16)} ${Math.round(r.reqPerSec)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms`);
-    }
-    rounds.push(round);
-  }
+  const rounds = await interleavedRounds(
+    {
+      label: '',
+      logPrefix: 'round',
+      warmUp: (port) => wrk(tools.wrk, port, WARMUP_SECONDS, false),
+      measure: (port) => wrk(tools.wrk, port, opts.duration, true),
+      failure,
+    },
+    targets,
+    opts.rounds,
+  );
   const rssAfterHttp1Kb = rssKb(napper.pid);
 
   const h2RoundList = h2 ? await h2Rounds(h2.h2load, dir, h2Targets, opts.rounds, opts.duration, WARMUP_SECONDS) : [];

@@ -38,6 +38,9 @@ export const UPSTREAM_CONNECTIONS_PER_TARGET = 100;
 // keep-alive timeout, so we stop reusing a connection before the app closes it
 // (that race otherwise turns into a spurious 502).
 export const UPSTREAM_KEEP_ALIVE_TIMEOUT_MS = 4_000;
+// An unreachable target fails with 502 after this long, as with undici's
+// default, rather than waiting out the whole --target-timeout.
+export const UPSTREAM_CONNECT_TIMEOUT_MS = 10_000;
 
 // Client side. kamal-proxy (Go net/http) sets no timeouts at all; we keep the
 // ones that cost nothing for real clients and protect against slowloris.

@@ -1,5 +1,6 @@
 // Upstream failures mapped to statuses in one table, by stable error code,
 // never by message text. Mirrors kamal-proxy's handleProxyError.
+import { REQUEST_LENGTH_MISMATCH, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_TIMEOUT } from '../upstream/exchange.ts';
 
 // Our own reasons for cutting an exchange short.
 export class ProxyError extends Error {
@@ -21,7 +22,11 @@ const STATUS_BY_CODE: Record<string, number> = {
   [CLIENT_GONE]: 499, // logged only: nobody is left to read it
   [DRAINED]: 504,
   [SHUTDOWN]: 504,
-  UND_ERR_HEADERS_TIMEOUT: 504, // --target-timeout
+  [UPSTREAM_TIMEOUT]: 504, // --target-timeout
+  [UPSTREAM_CONNECT_TIMEOUT]: 502,
+  [REQUEST_LENGTH_MISMATCH]: 400,
+  // The same from undici, which carries upgrades.
+  UND_ERR_HEADERS_TIMEOUT: 504,
   UND_ERR_CONNECT_TIMEOUT: 502,
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 400,
   HPE_INVALID_CHUNK_SIZE: 400,

@@ -1,5 +1,5 @@
-// One proxied request, as an undici dispatch handler: the cheapest way through
-// undici (no intermediate streams), with back-pressure both ways. Without
+// One proxied request, as a handler of our upstream client (its callbacks are
+// undici's dispatch-handler ones), with back-pressure both ways. Without
 // buffering, the client's request stream is the upstream body and the
 // response is written into Node's ServerResponse chunk by chunk (SSE and other
 // streams are flushed as they arrive).
@@ -10,7 +10,6 @@
 // known length is collected before the client sees it (over
 // --max-response-body: 500). Event streams and chunked (unknown-length)
 // responses always stream, as in kamal-proxy.
-import type { Dispatcher } from 'undici';
 import type { Readable } from 'node:stream';
 import { BODY_TOO_LARGE, bufferStream, SpillBuffer } from '../buffer/spill-buffer.ts';
 import type { RequestContext } from '../http/context.ts';
@@ -18,13 +17,13 @@ import { downstreamResponseHeaders, upstreamRequestHeaders } from '../http/heade
 import { sendError } from '../http/respond.ts';
 import { adjustResponseHeaders } from '../http/response-headers.ts';
 import { log } from '../log/logger.ts';
+import type { ResponseHeaders, UpstreamController, UpstreamHandler } from '../upstream/exchange.ts';
 import { CLIENT_GONE, DRAINED, statusForError } from './errors.ts';
 import type { Inflight, Target } from './target.ts';
 
-type Controller = Dispatcher.DispatchController;
-type Headers = Record<string, string | string[] | undefined>;
+type Controller = UpstreamController;
 
-export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
+export class ProxyHandler implements UpstreamHandler, Inflight {
   readonly upgraded = false;
   readonly #target: Target;
   readonly #ctx: RequestContext;
@@ -86,18 +85,11 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
       target: target.address,
     });
     if (contentLength >= 0) setContentLength(headers, contentLength);
+    // The raw query, byte for byte. kamal-proxy limits only the wait for the
+    // response head; a body may stream for as long as it likes (SSE, downloads).
+    const request = { path: this.#path + ctx.search, method: req.method!, headers, body };
     try {
-      target.pool.dispatch(
-        {
-          path: this.#path + ctx.search, // the raw query, byte for byte
-          method: req.method!,
-          headers,
-          body,
-          headersTimeout: target.options.responseTimeoutMs,
-          bodyTimeout: 0,
-        },
-        this,
-      );
+      target.pool.dispatch(request, this, target.options.responseTimeoutMs);
     } catch (err) {
       this.onResponseError(null, err as Error);
     }
@@ -114,8 +106,7 @@ export class ProxyHandler implements Dispatcher.DispatchHandler, Inflight {
     if (this.#cancelled !== null) controller.abort(this.#cancelled);
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Headers): void {
-    if (statusCode < 200) return; // 1xx interim responses are not relayed
+  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders): void {
     const ctx = this.#ctx;
     const ct = headers['content-type'];
     ctx.respContentType = ct === undefined ? '' : String(ct);

@@ -1,6 +1,7 @@
-// One upstream: an address, an undici Pool (keep-alive HTTP/1.1), its health
+// One upstream: an address, its keep-alive HTTP/1.1 connections, its health
 // state, and the set of requests in flight on it so it can be drained.
 import { Pool } from '../http/undici.ts';
+import { Http1Pool } from '../upstream/http1-pool.ts';
 import type { Duplex } from 'node:stream';
 import {
   MAX_HEADER_SIZE_BYTES,
@@ -26,7 +27,10 @@ export class Target {
   readonly host: string;
   readonly port: number;
   readonly options: TargetOptions;
-  readonly pool: Pool;
+  readonly pool: Http1Pool;
+  // WebSocket and other upgrades go through undici, which hands over the
+  // upgraded socket; made on the first one (most targets never see any).
+  #upgradePool: Pool | null = null;
   health: TargetHealth = 'adding';
   draining = false;
   readonly inflight = new Set<Inflight>();
@@ -38,14 +42,23 @@ export class Target {
     this.host = parsed.host;
     this.port = parsed.port;
     this.options = options;
-    this.pool = new Pool(`http://${this.address}`, {
+    this.pool = new Http1Pool(this.host, this.port, {
+      maxConnections: UPSTREAM_CONNECTIONS_PER_TARGET,
+      keepAliveTimeoutMs: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+      maxHeaderSize: MAX_HEADER_SIZE_BYTES,
+    });
+  }
+
+  get upgradePool(): Pool {
+    this.#upgradePool ??= new Pool(`http://${this.address}`, {
       connections: UPSTREAM_CONNECTIONS_PER_TARGET,
       keepAliveTimeout: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderSize: MAX_HEADER_SIZE_BYTES,
-      // kamal-proxy limits only the wait for response headers; a body may
-      // stream for as long as it likes (SSE, downloads).
+      // kamal-proxy limits only the wait for response headers; an upgraded
+      // connection may last as long as it likes.
       bodyTimeout: 0,
     });
+    return this.#upgradePool;
   }
 
   // Proxies one request to this target; the upstream path has any matched
@@ -90,6 +103,7 @@ export class Target {
   }
 
   close(): void {
-    this.pool.close().catch(() => {});
+    this.pool.close();
+    this.#upgradePool?.close().catch(() => {});
   }
 }

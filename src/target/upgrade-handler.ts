@@ -49,7 +49,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
       target: this.#target.address,
     });
     try {
-      this.#target.pool.dispatch(
+      this.#target.upgradePool.dispatch(
         {
           path: this.#path + ctx.search,
           method: req.method!,

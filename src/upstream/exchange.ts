@@ -1,0 +1,99 @@
+// One request and its response on the upstream side, and the controller its
+// handler gets: abort, pause, resume. The handler interface is the part of
+// undici's DispatchHandler the proxy uses, so a handler is written the same
+// way for either client.
+import type { Readable } from 'node:stream';
+
+export type ResponseHeaders = Record<string, string | string[]>;
+
+export interface UpstreamController {
+  abort(reason: Error): void;
+  pause(): void;
+  resume(): void;
+}
+
+export interface UpstreamHandler {
+  onRequestStart(controller: UpstreamController): void;
+  // Final responses only: 1xx interim responses are consumed by the client.
+  onResponseStart(controller: UpstreamController, status: number, headers: ResponseHeaders): void;
+  onResponseData(controller: UpstreamController, chunk: Buffer): void;
+  onResponseEnd(controller: UpstreamController): void;
+  // Called once, for a failure or after abort(); never after onResponseEnd.
+  onResponseError(controller: UpstreamController | null, err: Error): void;
+}
+
+export interface UpstreamRequest {
+  path: string; // with the query
+  method: string;
+  headers: string[]; // flat [name, value, ...], sent as given
+  body: Readable | null;
+}
+
+// The seam between an exchange and the connection carrying it.
+export interface Carrier {
+  abortExchange(ex: Exchange): void;
+  pause(): void;
+  resume(): void;
+}
+
+// Go's Transport (which kamal-proxy runs on) resends these when a reused
+// keep-alive connection turns out to be closed before any response byte.
+const RETRIABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
+
+// Error codes of this client (statuses for them: src/target/errors.ts).
+export const UPSTREAM_CLOSED = 'KN_UPSTREAM_CLOSED';
+export const UPSTREAM_TIMEOUT = 'KN_UPSTREAM_TIMEOUT';
+export const UPSTREAM_CONNECT_TIMEOUT = 'KN_UPSTREAM_CONNECT_TIMEOUT';
+export const REQUEST_LENGTH_MISMATCH = 'KN_REQUEST_LENGTH_MISMATCH';
+export const BODY_ABORTED = 'KN_BODY_ABORTED';
+export const POOL_CLOSED = 'KN_POOL_CLOSED';
+export const UNEXPECTED_UPGRADE = 'KN_UNEXPECTED_UPGRADE';
+
+export class UpstreamError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+export class Exchange implements UpstreamController {
+  readonly request: UpstreamRequest;
+  readonly handler: UpstreamHandler;
+  carrier: Carrier | null = null;
+  responseStarted = false;
+  done = false;
+  retried = false;
+
+  constructor(request: UpstreamRequest, handler: UpstreamHandler) {
+    this.request = request;
+    this.handler = handler;
+  }
+
+  get retriable(): boolean {
+    return !this.retried && !this.responseStarted && this.request.body === null && RETRIABLE_METHODS.has(this.request.method);
+  }
+
+  // Ends the exchange with an error, once; the carrier is told first so it
+  // can drop the connection (it cannot be reused mid-exchange).
+  fail(err: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.carrier = null;
+    this.handler.onResponseError(this, err);
+  }
+
+  abort(reason: Error): void {
+    if (this.done) return;
+    this.carrier?.abortExchange(this);
+    this.fail(reason);
+  }
+
+  pause(): void {
+    this.carrier?.pause();
+  }
+
+  resume(): void {
+    this.carrier?.resume();
+  }
+}

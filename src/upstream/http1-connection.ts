@@ -1,0 +1,327 @@
+// One keep-alive HTTP/1.1 connection to a target, carrying one exchange at a
+// time (no pipelining, as in Go's Transport and undici's default). The request
+// goes out as one write of its head (plus the body, streamed with
+// back-pressure); the response is parsed by Node's native parser straight from
+// the socket's reads.
+import { connect, type Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../config/defaults.ts';
+import {
+  BODY_ABORTED,
+  type Carrier,
+  type Exchange,
+  REQUEST_LENGTH_MISMATCH,
+  type ResponseHeaders,
+  UPSTREAM_CLOSED,
+  UPSTREAM_CONNECT_TIMEOUT,
+  UNEXPECTED_UPGRADE,
+  UPSTREAM_TIMEOUT,
+  UpstreamError,
+} from './exchange.ts';
+import { type NativeParser, Parser, SKIP_BODY } from './http-parser.ts';
+
+export interface ConnectionOwner {
+  // The exchange is over and the connection can carry another.
+  connectionFree(conn: Http1Connection): void;
+  // The connection is closed; an exchange that failed on it may be resent.
+  connectionGone(conn: Http1Connection, resend: Exchange | null): void;
+}
+
+// Methods whose requests have a body by definition: without one, undici and
+// Go send `Content-Length: 0`, and some servers insist on it.
+const PAYLOAD_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+// setTimeout cannot wait longer; beyond it Node fires after 1 ms instead.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class Http1Connection implements Carrier {
+  readonly #owner: ConnectionOwner;
+  readonly #socket: Socket;
+  readonly #parser: NativeParser;
+  #exchange: Exchange | null = null;
+  #served = 0; // exchanges completed on this connection
+  #interim = false; // the message being parsed is a 1xx
+  #keepAlive = false; // as the response being parsed allows
+  #requestSent = false; // the whole request, body included, is written
+  #headerParts: string[] | null = null; // header lines flushed before the head completed
+  #timer: NodeJS.Timeout | null = null;
+  #timerMs = 0;
+  #detachBody: (() => void) | null = null;
+  readonly #hostHeader: string;
+  idleSinceMs = 0;
+
+  constructor(owner: ConnectionOwner, host: string, port: number, maxHeaderSize: number) {
+    this.#owner = owner;
+    this.#hostHeader = `${host}:${port}`;
+    const parser = new Parser();
+    parser.initialize(Parser.RESPONSE, {}, maxHeaderSize, Parser.kLenientNone);
+    parser[Parser.kOnHeaders] = this.#onHeaders;
+    parser[Parser.kOnHeadersComplete] = this.#onHeadersComplete;
+    parser[Parser.kOnBody] = this.#onBody;
+    parser[Parser.kOnMessageComplete] = this.#onMessageComplete;
+    this.#parser = parser;
+    const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
+    socket.setTimeout(UPSTREAM_CONNECT_TIMEOUT_MS, this.#onConnectTimeout);
+    socket.once('connect', () => socket.setTimeout(0));
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('error', (err) => this.#fail(err));
+    socket.on('close', this.#onClose);
+    this.#socket = socket;
+  }
+
+  get reused(): boolean {
+    return this.#served > 0;
+  }
+
+  send(ex: Exchange, headersTimeoutMs: number): void {
+    this.#exchange = ex;
+    ex.carrier = this;
+    this.#interim = false;
+    this.#requestSent = false;
+    this.#armTimer(headersTimeoutMs);
+    const { method, path, headers, body } = ex.request;
+    let head = `${method} ${path} HTTP/1.1\r\n`;
+    let length = -1;
+    let hasHost = false;
+    // Names and values come from Node's HTTP/1.1 parser or nghttp2, both of
+    // which refuse CR, LF and NUL in them, or are our own: no line injection.
+    for (let i = 0; i < headers.length; i += 2) {
+      const name = headers[i]!;
+      const value = headers[i + 1]!;
+      head += `${name}: ${value}\r\n`;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(value);
+      else if (name.length === 4 && name.toLowerCase() === 'host') hasHost = true;
+    }
+    // As undici and Go do for a request without one (an HTTP/1.0 client's).
+    if (!hasHost) head += `Host: ${this.#hostHeader}\r\n`;
+    if (body === null) {
+      if (length === -1 && PAYLOAD_METHODS.has(method)) head += 'Content-Length: 0\r\n';
+      this.#socket.write(`${head}\r\n`, 'latin1');
+      this.#requestSent = true;
+      return;
+    }
+    // A body of unknown length (the client sent it chunked) goes on chunked.
+    if (length === -1) head += 'Transfer-Encoding: chunked\r\n';
+    this.#socket.write(`${head}\r\n`, 'latin1');
+    this.#streamBody(ex, body, length);
+  }
+
+  // Carrier
+
+  abortExchange(ex: Exchange): void {
+    if (this.#exchange !== ex) return;
+    this.#exchange = null;
+    this.#socket.destroy();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#socket.resume();
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  // Request body
+
+  #streamBody(ex: Exchange, body: Readable, length: number): void {
+    const socket = this.#socket;
+    const chunked = length === -1;
+    let sent = 0;
+    const onDrain = () => body.resume();
+    const detach = () => {
+      body.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      socket.off('drain', onDrain);
+      this.#detachBody = null;
+    };
+    const onData = (chunk: Buffer) => {
+      if (ex.done) return detach();
+      sent += chunk.length;
+      // Never more than the head announced: the rest would read as a second request.
+      if (!chunked && sent > length) return ex.abort(new UpstreamError(REQUEST_LENGTH_MISMATCH, 'request body longer than its Content-Length'));
+      let flowing: boolean;
+      if (chunked) {
+        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+        socket.write(chunk);
+        flowing = socket.write('\r\n', 'latin1');
+      } else flowing = socket.write(chunk);
+      if (!flowing) {
+        body.pause();
+        socket.once('drain', onDrain);
+      }
+    };
+    const onEnd = () => {
+      detach();
+      if (ex.done) return;
+      if (!chunked && sent !== length) return ex.abort(new UpstreamError(REQUEST_LENGTH_MISMATCH, 'request body shorter than its Content-Length'));
+      if (chunked) socket.write('0\r\n\r\n', 'latin1');
+      this.#requestSent = true;
+    };
+    const onError = (err: Error) => {
+      detach();
+      ex.abort(err);
+    };
+    const onClose = () => {
+      detach();
+      ex.abort(new UpstreamError(BODY_ABORTED, 'request body ended early'));
+    };
+    body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
+    this.#detachBody = detach;
+  }
+
+  // Response parsing (the parser's callbacks)
+
+  readonly #onData = (data: Buffer): void => {
+    let r: number | Error;
+    try {
+      r = this.#parser.execute(data);
+    } catch (err) {
+      // A handler threw inside a parser callback: that exchange is over, and
+      // the exception must not escape from a socket event.
+      r = err as Error;
+    }
+    if (r instanceof Error) this.#fail(r);
+  };
+
+  readonly #onHeaders = (headers: string[]): void => {
+    (this.#headerParts ??= []).push(...headers);
+  };
+
+  readonly #onHeadersComplete = (
+    _major: number,
+    _minor: number,
+    rawHeaders: string[] | undefined,
+    _method: unknown,
+    _url: unknown,
+    status: number,
+    _message: string,
+    _upgrade: boolean,
+    keepAlive: boolean,
+  ): number => {
+    let raw = rawHeaders;
+    if (this.#headerParts !== null) {
+      raw = rawHeaders === undefined ? this.#headerParts : [...this.#headerParts, ...rawHeaders];
+      this.#headerParts = null;
+    }
+    const ex = this.#exchange;
+    if (ex === null) return SKIP_BODY;
+    if (status === 101) {
+      // Switching protocols on a request that asked for no upgrade.
+      this.#exchange = null;
+      ex.fail(new UpstreamError(UNEXPECTED_UPGRADE, 'upstream switched protocols unasked'));
+      this.#socket.destroy();
+      return SKIP_BODY;
+    }
+    if (status < 200) {
+      this.#interim = true;
+      return SKIP_BODY;
+    }
+    this.#keepAlive = keepAlive;
+    ex.responseStarted = true;
+    ex.handler.onResponseStart(ex, status, headerObject(raw ?? []));
+    return ex.request.method === 'HEAD' ? SKIP_BODY : 0;
+  };
+
+  readonly #onBody = (chunk: Buffer): void => {
+    const ex = this.#exchange;
+    if (ex !== null) ex.handler.onResponseData(ex, chunk);
+  };
+
+  readonly #onMessageComplete = (): void => {
+    if (this.#interim) {
+      this.#interim = false;
+      return;
+    }
+    const ex = this.#exchange;
+    if (ex === null) return;
+    this.#exchange = null;
+    ex.carrier = null;
+    ex.done = true;
+    this.#served++;
+    // A response that came before its request was fully sent (an early 413)
+    // leaves the rest of that body unsent: the connection cannot go on.
+    if (this.#keepAlive && this.#requestSent && !this.#socket.destroyed) {
+      // The handler may have paused us for its last piece and will resume
+      // an exchange that is over: reading is the connection's own again.
+      this.#socket.resume();
+      this.#owner.connectionFree(this);
+    } else this.#socket.destroy();
+    ex.handler.onResponseEnd(ex);
+  };
+
+  // Connection events
+
+  readonly #onEnd = (): void => {
+    // A body that runs until close ends here; anything else in flight failed.
+    const r = this.#parser.finish();
+    if (r instanceof Error) this.#fail(r);
+    else if (this.#exchange !== null) this.#fail(new UpstreamError(UPSTREAM_CLOSED, 'upstream closed the connection'));
+    this.#socket.destroy();
+  };
+
+  readonly #onConnectTimeout = (): void => {
+    this.#fail(new UpstreamError(UPSTREAM_CONNECT_TIMEOUT, `connect to upstream timed out after ${UPSTREAM_CONNECT_TIMEOUT_MS} ms`));
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#detachBody?.();
+    const ex = this.#exchange;
+    this.#exchange = null;
+    // Resent elsewhere only if nothing of it can have reached the app.
+    const resend = ex !== null && !ex.done && this.reused && ex.retriable ? ex : null;
+    if (ex !== null && resend === null) ex.fail(new UpstreamError(UPSTREAM_CLOSED, 'upstream closed the connection'));
+    this.#parser.close();
+    this.#owner.connectionGone(this, resend);
+  };
+
+  // Fails the exchange in flight (if any) unless it can be resent, and closes.
+  #fail(err: Error): void {
+    const ex = this.#exchange;
+    if (ex !== null && !(this.reused && ex.retriable)) {
+      this.#exchange = null;
+      ex.fail(err);
+    }
+    this.#socket.destroy();
+  }
+
+  // One timer per connection, re-armed per request (refresh() relinks it
+  // rather than allocating); it fires harmlessly if the head already came.
+  #armTimer(ms: number): void {
+    if (!(ms > 0 && ms <= MAX_TIMER_MS)) return; // 0 or Infinity: no limit
+    if (this.#timer !== null && this.#timerMs === ms) {
+      this.#timer.refresh();
+      return;
+    }
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerMs = ms;
+    this.#timer = setTimeout(this.#onTimer, ms).unref();
+  }
+
+  readonly #onTimer = (): void => {
+    const ex = this.#exchange;
+    if (ex === null || ex.responseStarted) return;
+    this.#exchange = null;
+    ex.fail(new UpstreamError(UPSTREAM_TIMEOUT, `no response headers from upstream within ${this.#timerMs} ms`));
+    this.#socket.destroy();
+  };
+}
+
+// Lower-case names, repeated headers as arrays: the shape undici gives
+// handlers, which the response path and the request log read.
+function headerObject(raw: string[]): ResponseHeaders {
+  const out: ResponseHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    const value = raw[i + 1]!;
+    const seen = out[name];
+    if (seen === undefined) out[name] = value;
+    else if (typeof seen === 'string') out[name] = [seen, value];
+    else seen.push(value);
+  }
+  return out;
+}

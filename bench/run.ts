@@ -83,7 +83,7 @@ async function main(): Promise<void> {
   const dir = makeTempDir();
   const backend = await startBackend(dir, tools.nginx);
   const cert = h2 ? await makeCertificate(h2.openssl, dir) : undefined;
-  const napper = await startNapper(dir, backend, opts.proxyNodeOptions, cert);
+  const napper = await startNapper(dir, backend, { nodeOptions: opts.proxyNodeOptions, tls: cert });
   if (opts.proxyNodeOptions) console.log(`kamal-napper NODE_OPTIONS=${opts.proxyNodeOptions}`);
   const direct: Target = { name: `direct (${backend.kind})`, port: backend.port };
   const targets: Target[] = [direct, napper];

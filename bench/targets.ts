@@ -28,32 +28,42 @@ const DEPLOY_FLAGS = [
   '--deploy-timeout=10s',
 ];
 
-// nodeOptions: NODE_OPTIONS for the proxy process (not the deploy CLI), e.g.
-// GC settings to compare; '' leaves the environment's NODE_OPTIONS as it is.
-// With a certificate, a second service serves bench.test over TLS, deployed
-// as Kamal deploys an app with a custom certificate.
-export async function startNapper(dir: string, backend: Backend, nodeOptions = '', tls?: Cert): Promise<Napper> {
-  const home = join(dir, 'napper-home');
+export type NapperOptions = {
+  // NODE_OPTIONS for the proxy process (not the deploy CLI), e.g. GC settings
+  // to compare; '' leaves the environment's NODE_OPTIONS as it is.
+  nodeOptions?: string;
+  // With a certificate, a second service serves bench.test over TLS, deployed
+  // as Kamal deploys an app with a custom certificate.
+  tls?: Cert;
+  // The checkout whose bin/kamal-proxy runs (bench/side-by-side.ts runs two).
+  root?: string;
+  name?: string;
+};
+
+export async function startNapper(dir: string, backend: Backend, o: NapperOptions = {}): Promise<Napper> {
+  const { nodeOptions = '', tls, root = ROOT, name = 'kamal-napper' } = o;
+  const file = name.replace(/[^\w.-]+/g, '-');
+  const home = join(dir, `${file}-home`);
   mkdirSync(home);
   // HOME keeps the state file out of the real home; the socket is ours alone.
-  const env = { ...process.env, HOME: home, KAMAL_PROXY_SOCKET: join(dir, 'napper.sock') };
+  const env = { ...process.env, HOME: home, KAMAL_PROXY_SOCKET: join(dir, `${file}.sock`) };
   const runEnv = nodeOptions === '' ? env : { ...env, NODE_OPTIONS: nodeOptions };
   const [port, httpsPort] = [await freePort(), await freePort()];
   // The request log goes to a real file: writing it is part of the cost measured.
-  const logFile = join(dir, 'napper-requests.log');
-  const stderrFile = join(dir, 'napper-stderr.log');
+  const logFile = join(dir, `${file}-requests.log`);
+  const stderrFile = join(dir, `${file}-stderr.log`);
   const out = openSync(logFile, 'w');
   const err = openSync(stderrFile, 'w');
-  const bin = join(ROOT, 'bin', 'kamal-proxy');
+  const bin = join(root, 'bin', 'kamal-proxy');
   let child: Child;
   try {
-    child = start('kamal-napper', bin, ['run', `--http-port=${port}`, `--https-port=${httpsPort}`], { env: runEnv, stdout: out, stderr: err });
+    child = start(name, bin, ['run', `--http-port=${port}`, `--https-port=${httpsPort}`], { env: runEnv, stdout: out, stderr: err });
   } finally {
     closeSync(out);
     closeSync(err);
   }
   try {
-    await waitForPort(port, 'kamal-napper');
+    await waitForPort(port, name);
     const target = `--target=127.0.0.1:${backend.port}`;
     await deploy(bin, env, ['bench', target, ...DEPLOY_FLAGS]);
     if (tls) {
@@ -61,9 +71,9 @@ export async function startNapper(dir: string, backend: Backend, nodeOptions = '
       await deploy(bin, env, [TLS_SERVICE, target, ...tlsFlags, ...DEPLOY_FLAGS]);
     }
   } catch (e) {
-    throw new Error(`${(e as Error).message}\n--- kamal-napper stderr ---\n${tail(stderrFile)}`);
+    throw new Error(`${(e as Error).message}\n--- ${name} stderr ---\n${tail(stderrFile)}`);
   }
-  return { name: 'kamal-napper', port, httpsPort, pid: child.proc.pid!, logFile, stderrFile };
+  return { name, port, httpsPort, pid: child.proc.pid!, logFile, stderrFile };
 }
 
 async function deploy(bin: string, env: NodeJS.ProcessEnv, args: string[]): Promise<void> {

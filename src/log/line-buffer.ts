@@ -3,7 +3,14 @@
 // generation (a busy proxy scavenges every few hundred requests) and get
 // copied and promoted before they are written; a line copied into the chunk
 // at once dies young, and the chunk itself is never scanned by the GC.
+//
+// A line can also be written piece by piece (bytes, jsonString, int), with no
+// string made for it at all: the request log does that, once per request.
+// A piece that does not fit in the chunk goes to the next one; a line may
+// span two chunks, which take() joins.
 const CHUNK_BYTES = 128 * 1024;
+// The most a safe integer takes in decimal, with its sign.
+const INT_BYTES = 17;
 
 export class LineBuffer {
   #chunk: Buffer = Buffer.allocUnsafeSlow(CHUNK_BYTES);
@@ -31,6 +38,66 @@ export class LineBuffer {
     const n = this.#chunk.write(line, this.#used);
     this.#used += n;
     this.#size += n;
+  }
+
+  // Bytes as they are (pre-encoded constant parts of a line).
+  bytes(b: Uint8Array): void {
+    if (b.length > CHUNK_BYTES - this.#used) {
+      this.#seal();
+      if (b.length > CHUNK_BYTES) {
+        this.#full.push(Buffer.from(b));
+        this.#size += b.length;
+        return;
+      }
+    }
+    this.#chunk.set(b, this.#used);
+    this.#used += b.length;
+    this.#size += b.length;
+  }
+
+  // s (from index `from` on) as a JSON string literal, byte for byte what
+  // JSON.stringify gives. Printable ASCII without quotes or backslashes, which
+  // is nearly every host, path, id and address, is copied in one pass; any
+  // other string goes through JSON.stringify.
+  jsonString(s: string, from = 0): void {
+    const n = s.length - from + 2;
+    if (n > CHUNK_BYTES - this.#used) {
+      if (n > CHUNK_BYTES) return this.append(JSON.stringify(from === 0 ? s : s.slice(from)));
+      this.#seal();
+    }
+    const c = this.#chunk;
+    let at = this.#used;
+    c[at++] = 34; // "
+    for (let i = from; i < s.length; i++) {
+      const ch = s.charCodeAt(i);
+      // Nothing is counted as written until the closing quote, so bailing out leaves no trace.
+      if (ch < 0x20 || ch > 0x7e || ch === 34 || ch === 92) return this.append(JSON.stringify(from === 0 ? s : s.slice(from)));
+      c[at++] = ch;
+    }
+    c[at++] = 34;
+    this.#size += at - this.#used;
+    this.#used = at;
+  }
+
+  // An integer in decimal, as `${n}` prints it.
+  int(n: number): void {
+    if (!Number.isSafeInteger(n)) return this.append(String(n));
+    if (INT_BYTES > CHUNK_BYTES - this.#used) this.#seal();
+    const c = this.#chunk;
+    let at = this.#used;
+    if (n < 0) {
+      c[at++] = 45; // -
+      n = -n;
+    }
+    let digits = 1;
+    for (let t = n; t >= 10; t = Math.floor(t / 10)) digits++;
+    at += digits;
+    for (let i = at - 1; i >= at - digits; i--) {
+      c[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    this.#size += at - this.#used;
+    this.#used = at;
   }
 
   // Everything waiting, in order, as one Buffer the caller owns until it

@@ -39,6 +39,11 @@ const HARD_LIMIT_FACTOR = 16;
 const FLUSH_INTERVAL_MS = 10;
 // Or as soon as this much is buffered (at most half the buffer limit).
 const BATCH_BYTES = 64 * 1024;
+// What #admit decides for a line.
+const QUEUE = 0;
+const SYNC = 1;
+const DROP = 2;
+const LINE_END = Buffer.from('}\n');
 // A non-blocking fd (one libuv has also opened as process.stdout) answers
 // EAGAIN when the pipe is full: try again shortly.
 const RETRY_MS = 5;
@@ -92,9 +97,23 @@ export class Logger {
     this.#emit('ERROR', msg, attrs === undefined ? '' : formatAttrs(attrs));
   }
 
-  /** For the per-request hot path: `attrsJson` is ready JSON text, `,"key":value…`. */
+  /** `attrsJson` is ready JSON text, `,"key":value…`. */
   infoRaw(msg: string, attrsJson: string): void {
     this.#emit('INFO', msg, attrsJson);
+  }
+
+  /**
+   * For the per-request hot path: `writeAttrs` writes `,"key":value…` straight
+   * into the line buffer (no string is made for the line). It must not log.
+   */
+  infoWith<T>(msg: string, writeAttrs: (out: LineBuffer, arg: T) => void, arg: T): void {
+    const admit = this.#admit();
+    if (admit === DROP) return;
+    const out = this.#pending;
+    out.bytes(this.#infoPrefix(msg));
+    writeAttrs(out, arg);
+    out.bytes(LINE_END);
+    this.#written(admit);
   }
 
   /**
@@ -126,21 +145,38 @@ export class Logger {
   // Private
 
   #emit(level: Level, msg: string, attrsJson: string): void {
-    const line = `{"time":"${this.#time()}","level":"${level}","msg":${quote(msg)}${attrsJson}}\n`;
-    if (this.#pending.size >= this.#limit) {
-      if (!this.#inFlight) {
-        this.#pending.append(line);
-        this.flushSync();
-        return;
-      }
-      if (this.#pending.size >= this.#limit * HARD_LIMIT_FACTOR) {
-        this.#dropped++;
-        return;
-      }
-    }
-    this.#pending.append(line);
+    const admit = this.#admit();
+    if (admit === DROP) return;
+    this.#pending.append(`{"time":"${this.#time()}","level":"${level}","msg":${quote(msg)}${attrsJson}}\n`);
+    this.#written(admit);
+  }
+
+  // Over the buffer cap a line is written at once (SYNC), unless a write is
+  // in flight: then it waits, up to the hard limit, past which it is dropped.
+  #admit(): number {
+    if (this.#pending.size < this.#limit) return QUEUE;
+    if (!this.#inFlight) return SYNC;
+    return this.#pending.size >= this.#limit * HARD_LIMIT_FACTOR ? (this.#dropped++, DROP) : QUEUE;
+  }
+
+  #written(admit: number): void {
+    if (admit === SYNC) this.flushSync();
     // A full batch goes out at once rather than at the tick.
-    this.#schedule(this.#pending.size >= this.#batchBytes);
+    else this.#schedule(this.#pending.size >= this.#batchBytes);
+  }
+
+  // `{"time":"…","level":"INFO","msg":"…"` as bytes, made once per millisecond.
+  #prefixTime = '';
+  #prefixMsg = '';
+  #prefix: Buffer = Buffer.alloc(0);
+  #infoPrefix(msg: string): Buffer {
+    const time = this.#time();
+    if (time !== this.#prefixTime || msg !== this.#prefixMsg) {
+      this.#prefixTime = time;
+      this.#prefixMsg = msg;
+      this.#prefix = Buffer.from(`{"time":"${time}","level":"INFO","msg":${quote(msg)}`);
+    }
+    return this.#prefix;
   }
 
   #time(): string {

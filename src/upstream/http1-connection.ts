@@ -73,6 +73,11 @@ export class Http1Connection implements Carrier {
     return this.#served > 0;
   }
 
+  // False from the moment the socket is gone, a tick before 'close' tells the pool.
+  get usable(): boolean {
+    return !this.#socket.destroyed;
+  }
+
   send(ex: Exchange, headersTimeoutMs: number): void {
     this.#exchange = ex;
     ex.carrier = this;

@@ -104,7 +104,7 @@ export class Http1Pool implements ConnectionOwner {
     for (;;) {
       const conn = this.#idle.pop();
       if (conn === undefined) return null;
-      if (conn.idleSinceMs > oldest) return conn;
+      if (conn.idleSinceMs > oldest && conn.usable) return conn;
       conn.destroy();
     }
   }

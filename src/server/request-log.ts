@@ -49,34 +49,20 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
   const status = ctx.status !== 0 ? ctx.status : ctx.res !== null ? ctx.res.statusCode : 0;
   const cl = h['content-length'];
   const xff = h['x-forwarded-for'];
-  out.bytes(HOST);
-  out.jsonString(h.host ?? '');
-  out.bytes(PORT);
-  out.int(ctx.port);
-  out.bytes(PATH);
-  out.jsonString(ctx.path);
-  out.bytes(REQUEST_ID);
-  out.jsonString(ctx.requestId);
-  out.bytes(STATUS);
-  out.int(status);
-  out.bytes(SERVICE);
-  out.jsonString(ctx.serviceName);
-  out.bytes(TARGET);
-  out.jsonString(ctx.target);
-  out.bytes(DURATION);
-  out.int(Math.round((performance.now() - ctx.startedAt) * 1e6));
-  out.bytes(METHOD);
-  out.jsonString(req.method ?? '');
-  out.bytes(REQ_CONTENT_LENGTH);
-  out.int(cl === undefined ? -1 : Number(cl) || 0);
-  out.bytes(REQ_CONTENT_TYPE);
-  out.jsonString(h['content-type'] ?? '');
-  out.bytes(RESP_CONTENT_LENGTH);
-  out.int(ctx.respBytes);
-  out.bytes(RESP_CONTENT_TYPE);
-  out.jsonString(ctx.respContentType);
-  out.bytes(CLIENT_ADDR);
-  out.jsonString(ctx.clientAddr);
+  str(out, HOST, h.host ?? '');
+  num(out, PORT, ctx.port);
+  str(out, PATH, ctx.path);
+  str(out, REQUEST_ID, ctx.requestId);
+  num(out, STATUS, status);
+  str(out, SERVICE, ctx.serviceName);
+  str(out, TARGET, ctx.target);
+  num(out, DURATION, Math.round((performance.now() - ctx.startedAt) * 1e6));
+  str(out, METHOD, req.method ?? '');
+  num(out, REQ_CONTENT_LENGTH, cl === undefined ? -1 : Number(cl) || 0);
+  str(out, REQ_CONTENT_TYPE, h['content-type'] ?? '');
+  num(out, RESP_CONTENT_LENGTH, ctx.respBytes);
+  str(out, RESP_CONTENT_TYPE, ctx.respContentType);
+  str(out, CLIENT_ADDR, ctx.clientAddr);
   // kamal-proxy logs the port as a string, and "" when there is none.
   out.bytes(CLIENT_PORT);
   if (ctx.clientPort) {
@@ -84,16 +70,12 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
     out.int(ctx.clientPort);
     out.bytes(QUOTE);
   } else out.bytes(EMPTY_STRING);
-  out.bytes(REMOTE_ADDR);
-  out.jsonString(xff ? String(xff) : ctx.clientAddr);
-  out.bytes(USER_AGENT);
-  out.jsonString(h['user-agent'] ?? '');
+  str(out, REMOTE_ADDR, xff ? String(xff) : ctx.clientAddr);
+  str(out, USER_AGENT, h['user-agent'] ?? '');
   out.bytes(PROTO);
   out.bytes(proto(req.httpVersion));
-  out.bytes(SCHEME);
-  out.jsonString(ctx.scheme);
-  out.bytes(QUERY);
-  out.jsonString(ctx.search, 1); // without its "?"
+  str(out, SCHEME, ctx.scheme);
+  str(out, QUERY, ctx.search, 1); // without its "?"
   for (const f of fieldsFor('req_', ctx.logRequestHeaders)) {
     out.bytes(f.key);
     writeHeader(out, h[f.header]);
@@ -102,6 +84,16 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
     out.bytes(f.key);
     writeHeader(out, ctx.respHeaders?.[f.header]);
   }
+}
+
+function str(out: LineBuffer, key: Buffer, value: string, from = 0): void {
+  out.bytes(key);
+  out.jsonString(value, from);
+}
+
+function num(out: LineBuffer, key: Buffer, value: number): void {
+  out.bytes(key);
+  out.int(value);
 }
 
 function writeHeader(out: LineBuffer, v: string | string[] | undefined): void {

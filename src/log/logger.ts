@@ -156,7 +156,9 @@ export class Logger {
   #admit(): number {
     if (this.#pending.size < this.#limit) return QUEUE;
     if (!this.#inFlight) return SYNC;
-    return this.#pending.size >= this.#limit * HARD_LIMIT_FACTOR ? (this.#dropped++, DROP) : QUEUE;
+    if (this.#pending.size < this.#limit * HARD_LIMIT_FACTOR) return QUEUE;
+    this.#dropped++;
+    return DROP;
   }
 
   #written(admit: number): void {

@@ -1,8 +1,7 @@
 // Upstream failures mapped to statuses in one table, by stable error code,
 // never by message text. Mirrors kamal-proxy's handleProxyError.
-import { REQUEST_LENGTH_MISMATCH, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_TIMEOUT } from '../upstream/exchange.ts';
-
-// Our own reasons for cutting an exchange short.
+// Our own reasons for cutting an exchange short (the proxy's and its
+// upstream client's, src/upstream/).
 export class ProxyError extends Error {
   readonly code: string;
   constructor(code: string, message: string) {
@@ -14,6 +13,13 @@ export class ProxyError extends Error {
 export const CLIENT_GONE = 'KN_CLIENT_GONE';
 export const DRAINED = 'KN_DRAINED';
 export const SHUTDOWN = 'KN_SHUTDOWN';
+export const UPSTREAM_CLOSED = 'KN_UPSTREAM_CLOSED';
+export const UPSTREAM_TIMEOUT = 'KN_UPSTREAM_TIMEOUT';
+export const UPSTREAM_CONNECT_TIMEOUT = 'KN_UPSTREAM_CONNECT_TIMEOUT';
+export const REQUEST_LENGTH_MISMATCH = 'KN_REQUEST_LENGTH_MISMATCH';
+export const BODY_ABORTED = 'KN_BODY_ABORTED';
+export const POOL_CLOSED = 'KN_POOL_CLOSED';
+export const UNEXPECTED_UPGRADE = 'KN_UNEXPECTED_UPGRADE';
 
 export const clientGone = () => new ProxyError(CLIENT_GONE, 'client disconnected');
 export const drained = () => new ProxyError(DRAINED, 'request cancelled due to draining');

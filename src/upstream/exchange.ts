@@ -40,23 +40,6 @@ export interface Carrier {
 // keep-alive connection turns out to be closed before any response byte.
 const RETRIABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
-// Error codes of this client (statuses for them: src/target/errors.ts).
-export const UPSTREAM_CLOSED = 'KN_UPSTREAM_CLOSED';
-export const UPSTREAM_TIMEOUT = 'KN_UPSTREAM_TIMEOUT';
-export const UPSTREAM_CONNECT_TIMEOUT = 'KN_UPSTREAM_CONNECT_TIMEOUT';
-export const REQUEST_LENGTH_MISMATCH = 'KN_REQUEST_LENGTH_MISMATCH';
-export const BODY_ABORTED = 'KN_BODY_ABORTED';
-export const POOL_CLOSED = 'KN_POOL_CLOSED';
-export const UNEXPECTED_UPGRADE = 'KN_UNEXPECTED_UPGRADE';
-
-export class UpstreamError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.code = code;
-  }
-}
-
 export class Exchange implements UpstreamController {
   readonly request: UpstreamRequest;
   readonly handler: UpstreamHandler;

@@ -8,16 +8,14 @@ import type { Readable } from 'node:stream';
 import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../config/defaults.ts';
 import {
   BODY_ABORTED,
-  type Carrier,
-  type Exchange,
+  ProxyError,
   REQUEST_LENGTH_MISMATCH,
-  type ResponseHeaders,
+  UNEXPECTED_UPGRADE,
   UPSTREAM_CLOSED,
   UPSTREAM_CONNECT_TIMEOUT,
-  UNEXPECTED_UPGRADE,
   UPSTREAM_TIMEOUT,
-  UpstreamError,
-} from './exchange.ts';
+} from '../target/errors.ts';
+import type { Carrier, Exchange, ResponseHeaders } from './exchange.ts';
 import { type NativeParser, Parser, SKIP_BODY } from './http-parser.ts';
 
 export interface ConnectionOwner {
@@ -147,7 +145,7 @@ export class Http1Connection implements Carrier {
       if (ex.done) return detach();
       sent += chunk.length;
       // Never more than the head announced: the rest would read as a second request.
-      if (!chunked && sent > length) return ex.abort(new UpstreamError(REQUEST_LENGTH_MISMATCH, 'request body longer than its Content-Length'));
+      if (!chunked && sent > length) return ex.abort(new ProxyError(REQUEST_LENGTH_MISMATCH, 'request body longer than its Content-Length'));
       let flowing: boolean;
       if (chunked) {
         socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
@@ -162,7 +160,7 @@ export class Http1Connection implements Carrier {
     const onEnd = () => {
       detach();
       if (ex.done) return;
-      if (!chunked && sent !== length) return ex.abort(new UpstreamError(REQUEST_LENGTH_MISMATCH, 'request body shorter than its Content-Length'));
+      if (!chunked && sent !== length) return ex.abort(new ProxyError(REQUEST_LENGTH_MISMATCH, 'request body shorter than its Content-Length'));
       if (chunked) socket.write('0\r\n\r\n', 'latin1');
       this.#requestSent = true;
     };
@@ -172,7 +170,7 @@ export class Http1Connection implements Carrier {
     };
     const onClose = () => {
       detach();
-      ex.abort(new UpstreamError(BODY_ABORTED, 'request body ended early'));
+      ex.abort(new ProxyError(BODY_ABORTED, 'request body ended early'));
     };
     body.on('data', onData).on('end', onEnd).on('error', onError).on('close', onClose);
     this.#detachBody = detach;
@@ -217,7 +215,7 @@ export class Http1Connection implements Carrier {
     if (status === 101) {
       // Switching protocols on a request that asked for no upgrade.
       this.#exchange = null;
-      ex.fail(new UpstreamError(UNEXPECTED_UPGRADE, 'upstream switched protocols unasked'));
+      ex.fail(new ProxyError(UNEXPECTED_UPGRADE, 'upstream switched protocols unasked'));
       this.#socket.destroy();
       return SKIP_BODY;
     }
@@ -264,12 +262,12 @@ export class Http1Connection implements Carrier {
     // A body that runs until close ends here; anything else in flight failed.
     const r = this.#parser.finish();
     if (r instanceof Error) this.#fail(r);
-    else if (this.#exchange !== null) this.#fail(new UpstreamError(UPSTREAM_CLOSED, 'upstream closed the connection'));
+    else if (this.#exchange !== null) this.#fail(new ProxyError(UPSTREAM_CLOSED, 'upstream closed the connection'));
     this.#socket.destroy();
   };
 
   readonly #onConnectTimeout = (): void => {
-    this.#fail(new UpstreamError(UPSTREAM_CONNECT_TIMEOUT, `connect to upstream timed out after ${UPSTREAM_CONNECT_TIMEOUT_MS} ms`));
+    this.#fail(new ProxyError(UPSTREAM_CONNECT_TIMEOUT, `connect to upstream timed out after ${UPSTREAM_CONNECT_TIMEOUT_MS} ms`));
   };
 
   readonly #onClose = (): void => {
@@ -279,7 +277,7 @@ export class Http1Connection implements Carrier {
     this.#exchange = null;
     // Resent elsewhere only if nothing of it can have reached the app.
     const resend = ex !== null && !ex.done && this.reused && ex.retriable ? ex : null;
-    if (ex !== null && resend === null) ex.fail(new UpstreamError(UPSTREAM_CLOSED, 'upstream closed the connection'));
+    if (ex !== null && resend === null) ex.fail(new ProxyError(UPSTREAM_CLOSED, 'upstream closed the connection'));
     this.#parser.close();
     this.#owner.connectionGone(this, resend);
   };
@@ -311,7 +309,7 @@ export class Http1Connection implements Carrier {
     const ex = this.#exchange;
     if (ex === null || ex.responseStarted) return;
     this.#exchange = null;
-    ex.fail(new UpstreamError(UPSTREAM_TIMEOUT, `no response headers from upstream within ${this.#timerMs} ms`));
+    ex.fail(new ProxyError(UPSTREAM_TIMEOUT, `no response headers from upstream within ${this.#timerMs} ms`));
     this.#socket.destroy();
   };
 }

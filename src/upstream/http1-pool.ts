@@ -7,7 +7,8 @@
 // It does only what a reverse proxy needs: one exchange per connection at a
 // time, up to `maxConnections` of them, requests queued beyond that, and idle
 // connections closed after `keepAliveTimeoutMs`.
-import { Exchange, POOL_CLOSED, type UpstreamHandler, type UpstreamRequest, UpstreamError } from './exchange.ts';
+import { POOL_CLOSED, ProxyError } from '../target/errors.ts';
+import { Exchange, type UpstreamHandler, type UpstreamRequest } from './exchange.ts';
 import { type ConnectionOwner, Http1Connection } from './http1-connection.ts';
 
 export interface Http1PoolOptions {
@@ -43,7 +44,7 @@ export class Http1Pool implements ConnectionOwner {
     const ex = new Exchange(request, handler);
     handler.onRequestStart(ex);
     if (ex.done) return; // aborted at once
-    if (this.#closed) return ex.fail(new UpstreamError(POOL_CLOSED, 'target is closed'));
+    if (this.#closed) return ex.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
     this.#headersTimeoutMs = headersTimeoutMs;
     this.#send(ex);
   }
@@ -52,7 +53,7 @@ export class Http1Pool implements ConnectionOwner {
   close(): void {
     this.#closed = true;
     for (const conn of this.#idle.splice(0)) conn.destroy();
-    for (const ex of this.#queue.splice(0)) ex.fail(new UpstreamError(POOL_CLOSED, 'target is closed'));
+    for (const ex of this.#queue.splice(0)) ex.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
     this.#stopSweep();
   }
 
@@ -75,7 +76,7 @@ export class Http1Pool implements ConnectionOwner {
       // The app closed a kept-alive connection as we reused it; a fresh one
       // is not stale. Go's Transport does the same for these methods.
       resend.retried = true;
-      if (this.#closed) resend.fail(new UpstreamError(POOL_CLOSED, 'target is closed'));
+      if (this.#closed) resend.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
       else this.#send(resend, true);
       return;
     }

@@ -43,22 +43,24 @@ const RETRIABLE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 export class Exchange implements UpstreamController {
   readonly request: UpstreamRequest;
   readonly handler: UpstreamHandler;
+  readonly headersTimeoutMs: number; // the wait for the response head; 0 or Infinity: none
   carrier: Carrier | null = null;
   responseStarted = false;
   done = false;
   retried = false;
 
-  constructor(request: UpstreamRequest, handler: UpstreamHandler) {
+  constructor(request: UpstreamRequest, handler: UpstreamHandler, headersTimeoutMs: number) {
     this.request = request;
     this.handler = handler;
+    this.headersTimeoutMs = headersTimeoutMs;
   }
 
+  // May go again on another connection if its own failed before any answer.
   get retriable(): boolean {
     return !this.retried && !this.responseStarted && this.request.body === null && RETRIABLE_METHODS.has(this.request.method);
   }
 
-  // Ends the exchange with an error, once; the carrier is told first so it
-  // can drop the connection (it cannot be reused mid-exchange).
+  // Ends the exchange with an error, once.
   fail(err: Error): void {
     if (this.done) return;
     this.done = true;
@@ -66,6 +68,7 @@ export class Exchange implements UpstreamController {
     this.handler.onResponseError(this, err);
   }
 
+  // The carrier drops the connection first: it cannot be reused mid-exchange.
   abort(reason: Error): void {
     if (this.done) return;
     this.carrier?.abortExchange(this);

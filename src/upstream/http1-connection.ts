@@ -76,12 +76,12 @@ export class Http1Connection implements Carrier {
     return !this.#socket.destroyed;
   }
 
-  send(ex: Exchange, headersTimeoutMs: number): void {
+  send(ex: Exchange): void {
     this.#exchange = ex;
     ex.carrier = this;
     this.#interim = false;
     this.#requestSent = false;
-    this.#armTimer(headersTimeoutMs);
+    this.#armTimer(ex.headersTimeoutMs);
     const { method, path, headers, body } = ex.request;
     let head = `${method} ${path} HTTP/1.1\r\n`;
     let length = -1;
@@ -214,9 +214,7 @@ export class Http1Connection implements Carrier {
     if (ex === null) return SKIP_BODY;
     if (status === 101) {
       // Switching protocols on a request that asked for no upgrade.
-      this.#exchange = null;
-      ex.fail(new ProxyError(UNEXPECTED_UPGRADE, 'upstream switched protocols unasked'));
-      this.#socket.destroy();
+      this.#fail(new ProxyError(UNEXPECTED_UPGRADE, 'upstream switched protocols unasked'), false);
       return SKIP_BODY;
     }
     if (status < 200) {
@@ -276,20 +274,27 @@ export class Http1Connection implements Carrier {
     const ex = this.#exchange;
     this.#exchange = null;
     // Resent elsewhere only if nothing of it can have reached the app.
-    const resend = ex !== null && !ex.done && this.reused && ex.retriable ? ex : null;
+    const resend = ex !== null && !ex.done && this.#mayResend(ex) ? ex : null;
     if (ex !== null && resend === null) ex.fail(new ProxyError(UPSTREAM_CLOSED, 'upstream closed the connection'));
     this.#parser.close();
     this.#owner.connectionGone(this, resend);
   };
 
-  // Fails the exchange in flight (if any) unless it can be resent, and closes.
-  #fail(err: Error): void {
+  // Fails the exchange in flight (if any), unless it may be resent once the
+  // connection is gone (#onClose does that), and closes.
+  #fail(err: Error, resendable = true): void {
     const ex = this.#exchange;
-    if (ex !== null && !(this.reused && ex.retriable)) {
+    if (ex !== null && !(resendable && this.#mayResend(ex))) {
       this.#exchange = null;
       ex.fail(err);
     }
     this.#socket.destroy();
+  }
+
+  // A reused connection that failed before any answer was most likely closed
+  // by the app as we reused it.
+  #mayResend(ex: Exchange): boolean {
+    return this.reused && ex.retriable;
   }
 
   // One timer per connection, re-armed per request (refresh() relinks it
@@ -308,9 +313,7 @@ export class Http1Connection implements Carrier {
   readonly #onTimer = (): void => {
     const ex = this.#exchange;
     if (ex === null || ex.responseStarted) return;
-    this.#exchange = null;
-    ex.fail(new ProxyError(UPSTREAM_TIMEOUT, `no response headers from upstream within ${this.#timerMs} ms`));
-    this.#socket.destroy();
+    this.#fail(new ProxyError(UPSTREAM_TIMEOUT, `no response headers from upstream within ${this.#timerMs} ms`), false);
   };
 }
 

@@ -24,7 +24,6 @@ export class Http1Pool implements ConnectionOwner {
   readonly #idle: Http1Connection[] = []; // most recently used last
   readonly #queue: Exchange[] = [];
   #open = 0;
-  #headersTimeoutMs = 0;
   #sweep: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -41,11 +40,10 @@ export class Http1Pool implements ConnectionOwner {
   // headersTimeoutMs: how long to wait for the response head (0 or Infinity:
   // no limit). The handler hears of every outcome through its callbacks.
   dispatch(request: UpstreamRequest, handler: UpstreamHandler, headersTimeoutMs: number): void {
-    const ex = new Exchange(request, handler);
+    const ex = new Exchange(request, handler, headersTimeoutMs);
     handler.onRequestStart(ex);
     if (ex.done) return; // aborted at once
     if (this.#closed) return ex.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
-    this.#headersTimeoutMs = headersTimeoutMs;
     this.#send(ex);
   }
 
@@ -62,7 +60,7 @@ export class Http1Pool implements ConnectionOwner {
   connectionFree(conn: Http1Connection): void {
     if (this.#closed) return conn.destroy();
     const next = this.#nextQueued();
-    if (next !== null) return conn.send(next, this.#headersTimeoutMs);
+    if (next !== null) return conn.send(next);
     conn.idleSinceMs = performance.now();
     this.#idle.push(conn);
     this.#sweep ??= setInterval(this.#closeExpired, this.#options.keepAliveTimeoutMs).unref();
@@ -89,13 +87,13 @@ export class Http1Pool implements ConnectionOwner {
 
   #send(ex: Exchange, fresh = false): void {
     const conn = fresh ? null : this.#takeIdle();
-    if (conn !== null) return conn.send(ex, this.#headersTimeoutMs);
+    if (conn !== null) return conn.send(ex);
     if (this.#open >= this.#options.maxConnections) {
       this.#queue.push(ex);
       return;
     }
     this.#open++;
-    new Http1Connection(this, this.#host, this.#port, this.#options.maxHeaderSize).send(ex, this.#headersTimeoutMs);
+    new Http1Connection(this, this.#host, this.#port, this.#options.maxHeaderSize).send(ex);
   }
 
   // The most recently used idle connection that has not outlived the

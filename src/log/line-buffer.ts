@@ -62,7 +62,7 @@ export class LineBuffer {
   jsonString(s: string, from = 0): void {
     const n = s.length - from + 2;
     if (n > CHUNK_BYTES - this.#used) {
-      if (n > CHUNK_BYTES) return this.append(JSON.stringify(from === 0 ? s : s.slice(from)));
+      if (n > CHUNK_BYTES) return this.#quoted(s, from);
       this.#seal();
     }
     const c = this.#chunk;
@@ -71,12 +71,16 @@ export class LineBuffer {
     for (let i = from; i < s.length; i++) {
       const ch = s.charCodeAt(i);
       // Nothing is counted as written until the closing quote, so bailing out leaves no trace.
-      if (ch < 0x20 || ch > 0x7e || ch === 34 || ch === 92) return this.append(JSON.stringify(from === 0 ? s : s.slice(from)));
+      if (ch < 0x20 || ch > 0x7e || ch === 34 || ch === 92) return this.#quoted(s, from);
       c[at++] = ch;
     }
     c[at++] = 34;
     this.#size += at - this.#used;
     this.#used = at;
+  }
+
+  #quoted(s: string, from: number): void {
+    this.append(JSON.stringify(from === 0 ? s : s.slice(from)));
   }
 
   // An integer in decimal, as `${n}` prints it.

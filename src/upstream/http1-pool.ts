@@ -11,6 +11,8 @@ import { POOL_CLOSED, ProxyError } from '../target/errors.ts';
 import { Exchange, type UpstreamHandler, type UpstreamRequest } from './exchange.ts';
 import { type ConnectionOwner, Http1Connection } from './http1-connection.ts';
 
+const poolClosed = () => new ProxyError(POOL_CLOSED, 'target is closed');
+
 export interface Http1PoolOptions {
   maxConnections: number;
   keepAliveTimeoutMs: number;
@@ -43,7 +45,7 @@ export class Http1Pool implements ConnectionOwner {
     const ex = new Exchange(request, handler, headersTimeoutMs);
     handler.onRequestStart(ex);
     if (ex.done) return; // aborted at once
-    if (this.#closed) return ex.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
+    if (this.#closed) return ex.fail(poolClosed());
     this.#send(ex);
   }
 
@@ -51,7 +53,7 @@ export class Http1Pool implements ConnectionOwner {
   close(): void {
     this.#closed = true;
     for (const conn of this.#idle.splice(0)) conn.destroy();
-    for (const ex of this.#queue.splice(0)) ex.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
+    for (const ex of this.#queue.splice(0)) ex.fail(poolClosed());
     this.#stopSweep();
   }
 
@@ -74,7 +76,7 @@ export class Http1Pool implements ConnectionOwner {
       // The app closed a kept-alive connection as we reused it; a fresh one
       // is not stale. Go's Transport does the same for these methods.
       resend.retried = true;
-      if (this.#closed) resend.fail(new ProxyError(POOL_CLOSED, 'target is closed'));
+      if (this.#closed) resend.fail(poolClosed());
       else this.#send(resend, true);
       return;
     }

@@ -2,6 +2,7 @@
 // that lets requests in flight finish for up to SHUTDOWN_TIMEOUT_MS.
 import http from 'node:http';
 import http2 from 'node:http2';
+import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
 import type { Certificate } from '../tls/certificate.ts';
@@ -21,6 +22,7 @@ import type { Router } from '../router/router.ts';
 import { ProxyError } from '../target/errors.ts';
 import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
+import { Http1FastConnection } from './http1-fast-path.ts';
 
 export interface ServerConfig {
   httpPort: number;
@@ -31,7 +33,11 @@ export interface ServerConfig {
 export class Server {
   readonly #router: Router;
   readonly #config: ServerConfig;
-  #http: http.Server | null = null;
+  // Plain HTTP: our listener, whose connections start on the fast path and
+  // move to #httpFallback (node:http) for what the fast path leaves out.
+  #http: net.Server | null = null;
+  #httpFallback: http.Server | null = null;
+  readonly #fastConnections = new Set<Http1FastConnection>();
   #https: http2.Http2SecureServer | null = null;
 
   constructor(router: Router, config: ServerConfig) {
@@ -51,7 +57,16 @@ export class Server {
   }
 
   async start(): Promise<void> {
-    this.#http = this.#createServer({ scheme: 'http', port: this.#config.httpPort });
+    const listener: ListenerInfo = { scheme: 'http', port: this.#config.httpPort };
+    const fallback = (this.#httpFallback = this.#createServer(listener));
+    const router = this.#router;
+    const onRequest = (req: IncomingMessage, res: ServerResponse): void => handleRequest(router, listener, req, res);
+    const detach = (conn: Http1FastConnection): void => void this.#fastConnections.delete(conn);
+    // As node:http's own listener: half-open sockets (a client that shuts
+    // down its side still gets its response), no Nagle delay.
+    this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
+    });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
     this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
     this.#router.certificates.onChange(() => this.#useDefaultCertificate());
@@ -71,24 +86,36 @@ export class Server {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.#stopServer(this.#http), this.#stopServer(this.#https)]);
+    const fast = this.#fastConnections;
+    await Promise.all([
+      this.#stopServer(this.#http, () => {
+        for (const conn of fast) conn.close();
+        this.#httpFallback?.closeIdleConnections();
+      }, () => {
+        for (const conn of fast) conn.destroy();
+        this.#httpFallback?.closeAllConnections();
+      }),
+      // HTTP/2 sessions get a GOAWAY from close() and end with their streams.
+      this.#stopServer(this.#https, () => {}, () => {
+        for (const socket of this.#tlsSockets) socket.destroy();
+      }),
+    ]);
+    this.#httpFallback?.close();
   }
 
-  async #stopServer(server: http.Server | http2.Http2SecureServer | null): Promise<void> {
+  // Idle keep-alive connections close now; busy ones as soon as their
+  // response is done. Poll the listener's count of the connections it accepted.
+  async #stopServer(server: net.Server | null, closeIdle: () => void, closeAll: () => void): Promise<void> {
     if (server === null) return;
     server.close();
     const deadline = Date.now() + SHUTDOWN_TIMEOUT_MS;
-    // Idle keep-alive connections close now; busy ones as soon as their
-    // response is done. Poll rather than track every connection ourselves.
-    const h1 = server as http.Server;
     while (Date.now() < deadline && (await connectionCount(server)) > 0) {
-      h1.closeIdleConnections?.();
+      closeIdle();
       await sleep(25);
     }
     if ((await connectionCount(server)) > 0) {
       log.warn('Closing active connections');
-      if (h1.closeAllConnections) h1.closeAllConnections();
-      else for (const socket of this.#tlsSockets) socket.destroy();
+      closeAll();
     }
   }
 
@@ -137,6 +164,10 @@ export class Server {
     );
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
     server.on('clientError', onClientError);
+    // It never listens (connections reach it from our listener), but its
+    // connection tracking, and the headers timeout that runs on it, start
+    // on 'listening'.
+    server.emit('listening');
     return server;
   }
 }
@@ -161,7 +192,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
 }
 
-function listen(server: http.Server | http2.Http2SecureServer, port: number, host?: string): Promise<void> {
+function listen(server: net.Server, port: number, host?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen({ port, host }, () => {
@@ -171,7 +202,7 @@ function listen(server: http.Server | http2.Http2SecureServer, port: number, hos
   });
 }
 
-function connectionCount(server: http.Server | http2.Http2SecureServer): Promise<number> {
+function connectionCount(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.getConnections((_err, n) => resolve(n ?? 0)));
 }
 

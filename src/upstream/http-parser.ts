@@ -19,6 +19,7 @@ export interface NativeParser {
 
 interface NativeParserClass {
   new (): NativeParser;
+  readonly REQUEST: number;
   readonly RESPONSE: number;
   readonly kOnHeaders: number;
   readonly kOnHeadersComplete: number;
@@ -27,9 +28,11 @@ interface NativeParserClass {
   readonly kLenientNone: number;
 }
 
-const { HTTPParser } = createRequire(import.meta.url)('_http_common') as { HTTPParser: NativeParserClass };
+const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as { HTTPParser: NativeParserClass; methods: string[] };
 
 export const Parser = HTTPParser;
+// Request methods by the number the parser reports them with.
+export const METHODS: readonly string[] = methods;
 
 // Returned from the headers-complete callback: the response has no body
 // (the answer to HEAD, or an interim 1xx), whatever its headers say.

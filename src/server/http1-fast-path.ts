@@ -1,0 +1,257 @@
+// The plain-HTTP listener's fast path. Most requests a proxy sees are a GET
+// or HEAD with no body whose whole head arrives in one read; this takes
+// those itself, with Node's native parser, an object of our own for the
+// request and an Http1Response, and without node:http's per-request streams.
+// Side by side (bench/README.md, "The HTTP/1.1 fast path") that is most of
+// what node:http costs a proxy.
+//
+// Everything else goes to node:http, unchanged: the connection is handed over
+// at a request boundary, with the bytes it has read put back, and node:http
+// serves it from then on — request bodies, Expect, upgrades (WebSocket),
+// HTTP/1.0, heads split over several reads or over 64 KiB, and every malformed
+// request, so the 400/408/431 answers and the framing rules stay Node's own.
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { IncomingMessage as NodeIncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { CLIENT_KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
+import { METHODS, Parser } from '../upstream/http-parser.ts';
+import { Http1Response, type ResponseOwner } from './http1-response.ts';
+
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+// A request taken by the fast path: what the pipeline reads of an
+// IncomingMessage. It has no body, so it is no stream.
+export class Http1Request {
+  readonly method: string;
+  readonly url: string;
+  readonly httpVersion = '1.1';
+  readonly httpVersionMajor = 1;
+  readonly httpVersionMinor = 1;
+  readonly headers: Record<string, string | string[]>;
+  readonly rawHeaders: string[];
+  readonly socket: Socket;
+  readonly complete = true;
+
+  constructor(method: string, url: string, rawHeaders: string[], headers: Record<string, string | string[]>, socket: Socket) {
+    this.method = method;
+    this.url = url;
+    this.rawHeaders = rawHeaders;
+    this.headers = headers;
+    this.socket = socket;
+  }
+}
+
+const HEAD_END = Buffer.from('\r\n\r\n');
+// A head that is not complete within this many bytes read goes to node:http,
+// which applies the real limit (MAX_HEADER_SIZE_BYTES) and the headers timeout.
+const FAST_HEAD_MAX_BYTES = 64 * 1024;
+
+// One parser for every fast-path connection: each execute() is handed a
+// whole head, so no parse is ever left half done between two reads, and an
+// idle connection holds no parser (node:http keeps one per connection).
+const parser = new Parser();
+let parserClean = false;
+let parsed = false; // the message completed within its head: no body
+let pMajor = 0;
+let pMinor = 0;
+let pMethod = 0;
+let pUrl = '';
+let pHeaders: string[] = [];
+let pUpgrade = false;
+let pKeepAlive = false;
+
+function resetParser(): void {
+  parser.initialize(Parser.REQUEST, {}, MAX_HEADER_SIZE_BYTES, Parser.kLenientNone);
+  parserClean = true;
+}
+// More than 32 header lines arrive in pieces before the head completes.
+parser[Parser.kOnHeaders] = (headers: string[], url: string): void => {
+  pHeaders = pHeaders.length === 0 ? headers : pHeaders.concat(headers);
+  pUrl += url;
+};
+parser[Parser.kOnHeadersComplete] = (
+  major: number,
+  minor: number,
+  headers: string[] | undefined,
+  method: number,
+  url: string | undefined,
+  _status: number,
+  _message: string,
+  upgrade: boolean,
+  keepAlive: boolean,
+): number => {
+  pMajor = major;
+  pMinor = minor;
+  pMethod = method;
+  if (headers !== undefined) pHeaders = pHeaders.length === 0 ? headers : pHeaders.concat(headers);
+  if (url !== undefined) pUrl += url;
+  pUpgrade = upgrade;
+  pKeepAlive = keepAlive;
+  return 0;
+};
+parser[Parser.kOnBody] = (): void => {};
+parser[Parser.kOnMessageComplete] = (): void => {
+  parsed = true;
+};
+resetParser();
+
+// Node's own rules for folding a header list into an object (duplicates
+// joined, dropped or kept as an array, names lower-cased), so a request reads
+// the same whichever path took it.
+const addHeaderLine = NodeIncomingMessage.prototype as unknown as {
+  _addHeaderLine(this: { joinDuplicateHeaders: boolean }, field: string, value: string, dest: Record<string, string | string[]>): void;
+};
+const headerRules = { joinDuplicateHeaders: false };
+
+function headersObject(raw: string[]): Record<string, string | string[]> {
+  const dest: Record<string, string | string[]> = {};
+  for (let i = 0; i < raw.length; i += 2) addHeaderLine._addHeaderLine.call(headerRules, raw[i]!, raw[i + 1]!, dest);
+  return dest;
+}
+
+// Parses the one head at the start of `data` (ending at `headEnd`) and
+// returns the request, or null when the fast path does not take it.
+function parseHead(data: Buffer, headEnd: number, socket: Socket): { req: Http1Request; keepAlive: boolean } | null {
+  if (!parserClean) resetParser();
+  parsed = false;
+  pUrl = '';
+  pHeaders = [];
+  const r = parser.execute(data.subarray(0, headEnd));
+  // Anything but a complete bodyless HTTP/1.1 message leaves the parser
+  // mid-message (and after Connection: close it refuses more): start it
+  // afresh next time.
+  if (!pKeepAlive) parserClean = false;
+  if (typeof r !== 'number' || !parsed || r !== headEnd || pUpgrade || pMajor !== 1 || pMinor !== 1) {
+    parserClean = false;
+    return null;
+  }
+  const headers = headersObject(pHeaders);
+  // A declared body (even of length 0) or Expect: node:http's rules apply.
+  if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined || headers.expect !== undefined) return null;
+  return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, socket), keepAlive: pKeepAlive };
+}
+
+export class Http1FastConnection implements ResponseOwner {
+  readonly #socket: Socket;
+  readonly #fallback: HttpServer;
+  readonly #onRequest: RequestListener;
+  readonly #onDetach: (conn: Http1FastConnection) => void;
+  #pending: Buffer | null = null; // read, not yet parsed (pipelined requests)
+  #busy: Http1Response | null = null;
+  #clientEnded = false; // the client shut down its side
+  #closing = false; // the server is stopping: close after the response in flight
+  #gone = false;
+
+  constructor(socket: Socket, fallback: HttpServer, onRequest: RequestListener, onDetach: (conn: Http1FastConnection) => void) {
+    this.#socket = socket;
+    this.#fallback = fallback;
+    this.#onRequest = onRequest;
+    this.#onDetach = onDetach;
+    // Idle keep-alive limit. It stays set during a request too (one timer
+    // per connection, not two changes per request); a timeout then is ignored.
+    socket.setTimeout(CLIENT_KEEP_ALIVE_TIMEOUT_MS);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onClose);
+    socket.on('timeout', this.#onTimeout);
+    socket.on('error', this.#onError);
+  }
+
+  get idle(): boolean {
+    return this.#busy === null;
+  }
+
+  // Server shutdown: idle connections close now, busy ones after their response.
+  close(): void {
+    this.#closing = true;
+    if (this.#busy === null) this.#socket.destroy();
+    else this.#busy.shouldKeepAlive = false;
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  responseDone(res: Http1Response): void {
+    if (this.#busy !== res) return;
+    this.#busy = null;
+    if (this.#gone) return;
+    if (!res.writableFinished || !res.shouldKeepAlive || this.#closing || this.#clientEnded) {
+      // Let what was written reach the client, then close.
+      if (res.writableFinished) this.#socket.end();
+      else this.#socket.destroy();
+      return;
+    }
+    if (this.#pending !== null) this.#next();
+    if (this.#busy === null && !this.#gone) this.#socket.resume();
+  }
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#pending = this.#pending === null ? chunk : Buffer.concat([this.#pending, chunk]);
+    if (this.#busy !== null) {
+      // Pipelined: hold the bytes, read no more until the response is done.
+      this.#socket.pause();
+      return;
+    }
+    this.#next();
+  };
+
+  #next(): void {
+    const data = this.#pending!;
+    const end = data.indexOf(HEAD_END);
+    if (end === -1 || end + 4 > FAST_HEAD_MAX_BYTES) return this.#handOver();
+    const headEnd = end + 4;
+    const parsedHead = parseHead(data, headEnd, this.#socket);
+    if (parsedHead === null) return this.#handOver();
+    this.#pending = headEnd === data.length ? null : data.subarray(headEnd);
+    const req = parsedHead.req;
+    const res = new Http1Response(this.#socket, this, req.method === 'HEAD', parsedHead.keepAlive && !this.#closing);
+    this.#busy = res;
+    this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+  }
+
+  // From here on node:http serves this connection, starting with the bytes
+  // read but not yet answered.
+  #handOver(): void {
+    const socket = this.#socket;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('close', this.#onClose);
+    socket.off('timeout', this.#onTimeout);
+    socket.off('error', this.#onError);
+    socket.setTimeout(0);
+    socket.pause();
+    if (this.#pending !== null) socket.unshift(this.#pending);
+    this.#pending = null;
+    this.#onDetach(this);
+    this.#fallback.emit('connection', socket);
+    socket.resume();
+  }
+
+  readonly #onEnd = (): void => {
+    // A client that shuts down its side is gone, as node:http (without
+    // httpAllowHalfOpen) and Go's server treat it: a response still being
+    // produced is abandoned (logged 499, the upstream cancelled); one already
+    // written completes, then the connection closes.
+    this.#clientEnded = true;
+    const res = this.#busy;
+    if (res === null) this.#socket.end();
+    else if (!res.writableEnded) res.abort();
+  };
+
+  readonly #onClose = (): void => {
+    this.#gone = true;
+    this.#onDetach(this);
+    const res = this.#busy;
+    if (res !== null && !res.writableFinished) res.abort();
+  };
+
+  readonly #onTimeout = (): void => {
+    // kamal-proxy sets no limit on a request in flight; only idle ones end.
+    if (this.#busy === null) this.#socket.destroy();
+  };
+
+  readonly #onError = (): void => {
+    // A reset client: 'close' follows, and answers for the response in flight.
+  };
+}

@@ -14,10 +14,10 @@
 //
 // Upgrades (WebSocket) take the same steps with the raw socket instead of a
 // ServerResponse.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { RequestContext } from '../http/context.ts';
+import { newRequestId } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
 import { clientGone } from '../target/errors.ts';
@@ -65,7 +65,7 @@ function begin(ctx: RequestContext): void {
   // HTTP/2 has :authority instead of Host; everything after reads Host.
   if (h.host === undefined && h[':authority'] !== undefined) h.host = h[':authority'] as string;
   ctx.requestStart = (h['x-request-start'] as string | undefined) ?? `t=${Date.now()}`;
-  ctx.requestId = (h['x-request-id'] as string | undefined) ?? randomUUID();
+  ctx.requestId = (h['x-request-id'] as string | undefined) ?? newRequestId();
 }
 
 function route(router: Router, ctx: RequestContext, head: Buffer | null): void {

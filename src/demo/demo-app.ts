@@ -1,8 +1,9 @@
 // A tiny app to put behind the proxy in the demo: a page that says which
 // instance answered, and the /up health check Rails apps have.
-import http from 'node:http';
+import type { Server } from 'node:http';
+import http from '../http/node-http.ts';
 
-export function startDemoApp(name: string, port = 0): Promise<http.Server> {
+export function startDemoApp(name: string, port = 0): Promise<Server> {
   const server = http.createServer((req, res) => {
     if (req.url === '/up') {
       res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');

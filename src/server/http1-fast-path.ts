@@ -11,7 +11,7 @@
 // HTTP/1.0, heads split over several reads or over 64 KiB, and every malformed
 // request, so the 400/408/431 answers and the framing rules stay Node's own.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { IncomingMessage as NodeIncomingMessage } from 'node:http';
+import { IncomingMessage as NodeIncomingMessage } from '../http/node-http.ts';
 import type { Socket } from 'node:net';
 import { CLIENT_KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
 import { METHODS, Parser } from '../upstream/http-parser.ts';

@@ -10,7 +10,7 @@
 // server, and so kamal-proxy, sends none), and a small response goes out as
 // one string in one write.
 import { EventEmitter } from 'node:events';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES } from '../http/node-http.ts';
 import type { Socket } from 'node:net';
 
 // What the response tells its connection.

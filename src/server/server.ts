@@ -1,9 +1,9 @@
 // The client-facing listeners and their lifecycle: start, and a graceful stop
 // that lets requests in flight finish for up to SHUTDOWN_TIMEOUT_MS.
-import http from 'node:http';
+import http from '../http/node-http.ts';
 import http2 from 'node:http2';
 import net from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
 import type { Certificate } from '../tls/certificate.ts';
 import type { Socket } from 'node:net';
@@ -36,7 +36,7 @@ export class Server {
   // Plain HTTP: our listener, whose connections start on the fast path and
   // move to #httpFallback (node:http) for what the fast path leaves out.
   #http: net.Server | null = null;
-  #httpFallback: http.Server | null = null;
+  #httpFallback: HttpServer | null = null;
   readonly #fastConnections = new Set<Http1FastConnection>();
   #https: http2.Http2SecureServer | null = null;
 
@@ -146,7 +146,7 @@ export class Server {
     return server;
   }
 
-  #createServer(listener: ListenerInfo): http.Server {
+  #createServer(listener: ListenerInfo): HttpServer {
     const router = this.#router;
     const server = http.createServer(
       {

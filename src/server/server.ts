@@ -67,8 +67,9 @@ export class Server {
     const router = this.#router;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => handleRequest(router, listener, req, res);
     const detach = (conn: Http1FastConnection): void => void this.#fastConnections.delete(conn);
-    // As node:http's own listener: half-open sockets (a client that shuts
-    // down its side still gets its response), no Nagle delay.
+    // The socket options node:http's own listener would give these sockets
+    // (half-open allowed: each path decides what a client's FIN means; no
+    // Nagle delay), since node:http may be handed any of them.
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
     });

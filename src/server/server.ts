@@ -1,10 +1,9 @@
 // The client-facing listeners and their lifecycle: start, and a graceful stop
 // that lets requests in flight finish for up to SHUTDOWN_TIMEOUT_MS.
 import http from '../http/node-http.ts';
-import type http2 from 'node:http2';
+import http2 from 'node:http2';
 import net from 'node:net';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { nodeHttp2 } from '../tls/lazy-tls.ts';
 import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
 import type { Certificate } from '../tls/certificate.ts';
 import type { Socket } from 'node:net';
@@ -39,10 +38,6 @@ export class Server {
   #http: net.Server | null = null;
   #httpFallback: HttpServer | null = null;
   readonly #fastConnections = new Set<Http1FastConnection>();
-  // HTTPS: a plain listener too. The TLS and HTTP/2 server behind it, and
-  // node:tls and node:http2 with it, are made on its first connection
-  // (src/tls/lazy-tls.ts): a proxy with no TLS service never loads them.
-  #httpsListener: net.Server | null = null;
   #https: http2.Http2SecureServer | null = null;
 
   constructor(router: Router, config: ServerConfig) {
@@ -57,7 +52,7 @@ export class Server {
   }
 
   get httpsPort(): number {
-    const a = this.#httpsListener?.address();
+    const a = this.#https?.address();
     return typeof a === 'object' && a !== null ? a.port : this.#config.httpsPort;
   }
 
@@ -74,17 +69,10 @@ export class Server {
       this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
     });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
-    this.#httpsListener = net.createServer((socket) => this.#secureServer().emit('connection', socket));
+    this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
     this.#router.certificates.onChange(() => this.#useDefaultCertificate());
-    await listen(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
-  }
-
-  #secureServer(): http2.Http2SecureServer {
-    if (this.#https === null) {
-      this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
-      this.#useDefaultCertificate();
-    }
-    return this.#https;
+    this.#useDefaultCertificate();
+    await listen(this.#https, this.#config.httpsPort, this.#config.bindAddress);
   }
 
   // A client that sends no server name gets no SNICallback: Node finishes
@@ -100,8 +88,6 @@ export class Server {
 
   async stop(): Promise<void> {
     const fast = this.#fastConnections;
-    // HTTP/2 sessions get a GOAWAY and end with their streams.
-    this.#https?.close();
     await Promise.all([
       this.#stopServer(this.#http, () => {
         for (const conn of fast) conn.close();
@@ -110,7 +96,8 @@ export class Server {
         for (const conn of fast) conn.destroy();
         this.#httpFallback?.closeAllConnections();
       }),
-      this.#stopServer(this.#httpsListener, () => {}, () => {
+      // HTTP/2 sessions get a GOAWAY from close() and end with their streams.
+      this.#stopServer(this.#https, () => {}, () => {
         for (const socket of this.#tlsSockets) socket.destroy();
       }),
     ]);
@@ -139,7 +126,7 @@ export class Server {
   // SNI from the router, and TLS-ALPN-01 challenges answered in the handshake.
   #createSecureServer(listener: ListenerInfo): http2.Http2SecureServer {
     const router = this.#router;
-    const server = nodeHttp2().createSecureServer({
+    const server = http2.createSecureServer({
       allowHTTP1: true,
       minVersion: TLS_MIN_VERSION,
       ...createTlsCallbacks({

@@ -96,8 +96,10 @@ export class Server {
         for (const conn of fast) conn.destroy();
         this.#httpFallback?.closeAllConnections();
       }),
-      // HTTP/2 sessions get a GOAWAY from close() and end with their streams.
-      this.#stopServer(this.#https, () => {}, () => {
+      // HTTP/2 sessions get a GOAWAY from close() and end with their streams;
+      // idle HTTP/1.1-over-TLS connections are closed as on the plain port
+      // (Node has closeIdleConnections() there too, not in its types).
+      this.#stopServer(this.#https, () => (this.#https as unknown as HttpServer | null)?.closeIdleConnections(), () => {
         for (const socket of this.#tlsSockets) socket.destroy();
       }),
     ]);

@@ -77,7 +77,7 @@ export class Http1Response extends EventEmitter {
       else if (n === 10) closeHeader ||= name.toLowerCase() === 'connection' && value.toLowerCase() === 'close';
     }
     if (!date) head += `Date: ${utcDate()}\r\n`;
-    this.#noBody = this.#noBodyRequest || status === 204 || status === 304 || status < 200;
+    this.#noBody = this.#noBodyRequest || bodylessStatus(status);
     if (!this.#noBody && !length) {
       this.#chunked = true;
       head += 'Transfer-Encoding: chunked\r\n';
@@ -113,8 +113,7 @@ export class Http1Response extends EventEmitter {
     if (!this.headersSent) {
       // Like Node: a body given to end() alone gets its Content-Length (for
       // HEAD too: the length a GET would have).
-      const bodyless = this.statusCode === 204 || this.statusCode === 304;
-      this.writeHead(this.statusCode, bodyless ? [] : ['Content-Length', String(chunk === undefined ? 0 : Buffer.byteLength(chunk))]);
+      this.writeHead(this.statusCode, bodylessStatus(this.statusCode) ? [] : ['Content-Length', String(chunk === undefined ? 0 : Buffer.byteLength(chunk))]);
     }
     this.writableEnded = true;
     const socket = this.socket;
@@ -195,6 +194,11 @@ export class Http1Response extends EventEmitter {
     this.emit('close');
     this.#owner.responseDone(this);
   }
+}
+
+// Statuses whose responses never carry a body (RFC 9110, 6.4.1).
+function bodylessStatus(status: number): boolean {
+  return status === 204 || status === 304 || status < 200;
 }
 
 // The Date header, formatted once a second (as Node and Go do).

@@ -16,6 +16,7 @@ import type { Socket } from 'node:net';
 import { CLIENT_KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
 import { METHODS, Parser } from '../upstream/http-parser.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
+import { denseSlot } from '../util/dense-set.ts';
 
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -132,6 +133,7 @@ function parseHead(data: Buffer, headEnd: number, socket: Socket): { req: Http1R
 }
 
 export class Http1FastConnection implements ResponseOwner {
+  [denseSlot]?: number; // its place in the server's set of connections
   readonly #socket: Socket;
   readonly #fallback: HttpServer;
   readonly #onRequest: RequestListener;

@@ -23,6 +23,7 @@ import { ProxyError } from '../target/errors.ts';
 import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
 import { Http1FastConnection } from './http1-fast-path.ts';
+import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
 
 export interface ServerConfig {
   httpPort: number;
@@ -37,7 +38,7 @@ export class Server {
   // move to #httpFallback (node:http) for what the fast path leaves out.
   #http: net.Server | null = null;
   #httpFallback: HttpServer | null = null;
-  readonly #fastConnections = new Set<Http1FastConnection>();
+  readonly #fastConnections = new DenseSet<Http1FastConnection>(); // not a Set: see src/util/dense-set.ts
   #https: http2.Http2SecureServer | null = null;
 
   constructor(router: Router, config: ServerConfig) {
@@ -122,7 +123,7 @@ export class Server {
     }
   }
 
-  readonly #tlsSockets = new Set<import('node:net').Socket>();
+  readonly #tlsSockets = new DenseSet<import('node:net').Socket & DenseSetMember>();
 
   // One TLS port for HTTP/2 and HTTP/1.1 (ALPN), with certificates chosen by
   // SNI from the router, and TLS-ALPN-01 challenges answered in the handshake.

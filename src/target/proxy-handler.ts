@@ -20,11 +20,13 @@ import { log } from '../log/logger.ts';
 import type { ResponseHeaders, UpstreamController, UpstreamHandler } from '../upstream/exchange.ts';
 import { CLIENT_GONE, DRAINED, statusForError } from './errors.ts';
 import type { Inflight, Target } from './target.ts';
+import { denseSlot } from '../util/dense-set.ts';
 
 type Controller = UpstreamController;
 
 export class ProxyHandler implements UpstreamHandler, Inflight {
   readonly upgraded = false;
+  [denseSlot]?: number; // its place in the target's in-flight set
   readonly #target: Target;
   readonly #ctx: RequestContext;
   readonly #path: string;

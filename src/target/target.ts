@@ -12,12 +12,13 @@ import type { RequestContext } from '../http/context.ts';
 import type { TargetOptions } from '../service/options.ts';
 import { parseTargetAddress } from './address.ts';
 import { drained } from './errors.ts';
+import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
 import { ProxyHandler } from './proxy-handler.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 
 export type TargetHealth = 'adding' | 'healthy' | 'unhealthy';
 
-export interface Inflight {
+export interface Inflight extends DenseSetMember {
   readonly upgraded: boolean;
   cancel(reason: Error): void;
 }
@@ -33,7 +34,7 @@ export class Target {
   #upgradePool: Pool | null = null;
   health: TargetHealth = 'adding';
   draining = false;
-  readonly inflight = new Set<Inflight>();
+  readonly inflight = new DenseSet<Inflight>(); // not a Set: see src/util/dense-set.ts
   #onIdle: (() => void) | null = null;
 
   constructor(address: string, options: TargetOptions) {

@@ -11,11 +11,13 @@ import { log } from '../log/logger.ts';
 import { defaultErrorPages, statusText } from '../pages/pages.ts';
 import { DRAINED, statusForError } from './errors.ts';
 import type { Inflight, Target } from './target.ts';
+import { denseSlot } from '../util/dense-set.ts';
 
 type Controller = Dispatcher.DispatchController;
 
 export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
   readonly upgraded = true;
+  [denseSlot]?: number; // its place in the target's in-flight set
   readonly #target: Target;
   readonly #ctx: RequestContext;
   readonly #path: string;

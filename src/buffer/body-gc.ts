@@ -7,8 +7,7 @@
 // BODY_GC_INTERVAL_BYTES through a spill file we ask for a young-generation
 // collection (a scavenge, about a millisecond), which gives the bytes of the
 // dead pieces back at once.
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { createRequire } from 'node:module';
 import { BODY_GC_INTERVAL_BYTES } from '../config/defaults.ts';
 
 type Gc = (options: { type: 'minor' }) => void;
@@ -25,8 +24,11 @@ export function bodyBytesPassed(bytes: number): void {
 
 // The documented way to reach V8's gc() without --expose-gc on the command
 // line: the flag applies to contexts created after it is set. Done on first
-// use: the extra context is only worth its memory in a proxy that spills.
+// use, node:v8 and node:vm loaded only then: the extra context and modules
+// (node:v8 brings worker_threads) are only worth their memory in a proxy
+// that spills.
 function exposeGc(): Gc {
-  setFlagsFromString('--expose-gc');
-  return runInNewContext('gc') as Gc;
+  const require = createRequire(import.meta.url);
+  (require('node:v8') as typeof import('node:v8')).setFlagsFromString('--expose-gc');
+  return (require('node:vm') as typeof import('node:vm')).runInNewContext('gc') as Gc;
 }

@@ -5,7 +5,7 @@
 // connection, and a group wake starts (or a nap stops, each for up to its
 // grace period) several containers at once. Each event stream gets a Client of
 // its own, because it holds its connection open for as long as it lives.
-import { Client, Pool } from '../http/undici.ts';
+import { type Pool, undici } from '../http/undici.ts';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/docker.sock';
 // Used only when /version answers without an ApiVersion. 1.41 is Docker 20.10,
@@ -83,7 +83,7 @@ export class DockerEngine {
   constructor(options: EngineOptions = {}) {
     this.socketPath = options.socketPath ?? socketPathFromEnv();
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#pool = new Pool('http://localhost', { socketPath: this.socketPath, connections: 8 });
+    this.#pool = new (undici().Pool)('http://localhost', { socketPath: this.socketPath, connections: 8 });
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): DockerEngine {
@@ -168,7 +168,7 @@ export class DockerEngine {
     onEvent: (event: EngineEvent) => void,
     onEnd?: (error: Error) => void,
   ): EventStream {
-    const client = new Client('http://localhost', { socketPath: this.socketPath, bodyTimeout: 0 });
+    const client = new (undici().Client)('http://localhost', { socketPath: this.socketPath, bodyTimeout: 0 });
     const abort = new AbortController();
     let closed = false;
     let resolveReady!: () => void;

@@ -1,7 +1,7 @@
 // Periodic health checks of one target: GET <path> on the target (or on
 // --health-check-port), any 2xx is healthy. The first check runs at once, then
 // one per interval, each with its own timeout, as in kamal-proxy.
-import { Agent, redirectInterceptor } from '../http/undici.ts';
+import { undici } from '../http/undici.ts';
 import type { Dispatcher } from 'undici';
 import { HEALTH_CHECK_USER_AGENT } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
@@ -15,6 +15,7 @@ export interface HealthCheckConsumer {
 // client, which kamal-proxy uses for checks, follows them.
 let agent: Dispatcher | null = null;
 function checkAgent(): Dispatcher {
+  const { Agent, redirectInterceptor } = undici();
   agent ??= new Agent({ keepAliveTimeout: 1_000 }).compose(redirectInterceptor({ maxRedirections: 10 }));
   return agent;
 }

@@ -4,19 +4,38 @@
 // mocks, none of which we use: 12 MB of RSS in every proxy process
 // (bench/README.md, "Memory"). The files are undici's own; the types are its
 // public ones.
+//
+// Loaded on first use: proxied requests go through our own client
+// (src/upstream/), so a proxy restored from its state file with no WebSocket,
+// no multi-target health checks and no Docker napping never needs it (2 MiB,
+// and node:http2, which undici's Client requires).
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 
-const require = createRequire(import.meta.url);
-const lib = (file: string): unknown => require(`undici/lib/${file}`);
+interface UndiciParts {
+  Pool: typeof Undici.Pool;
+  Client: typeof Undici.Client;
+  Agent: typeof Undici.Agent;
+  redirectInterceptor: typeof Undici.interceptors.redirect;
+}
 
-// undici's index adds request(), stream()... to every dispatcher the same way.
-Object.assign((lib('dispatcher/dispatcher.js') as { prototype: object }).prototype, lib('api/index.js'));
+let parts: UndiciParts | null = null;
 
-export const Pool = lib('dispatcher/pool.js') as typeof Undici.Pool;
-export const Client = lib('dispatcher/client.js') as typeof Undici.Client;
-export const Agent = lib('dispatcher/agent.js') as typeof Undici.Agent;
-export const redirectInterceptor = lib('interceptor/redirect.js') as typeof Undici.interceptors.redirect;
+export function undici(): UndiciParts {
+  if (parts !== null) return parts;
+  const require = createRequire(import.meta.url);
+  const lib = (file: string): unknown => require(`undici/lib/${file}`);
+  // undici's index adds request(), stream()... to every dispatcher the same way.
+  Object.assign((lib('dispatcher/dispatcher.js') as { prototype: object }).prototype, lib('api/index.js'));
+  parts = {
+    Pool: lib('dispatcher/pool.js') as typeof Undici.Pool,
+    Client: lib('dispatcher/client.js') as typeof Undici.Client,
+    Agent: lib('dispatcher/agent.js') as typeof Undici.Agent,
+    redirectInterceptor: lib('interceptor/redirect.js') as typeof Undici.interceptors.redirect,
+  };
+  return parts;
+}
+
 export type Pool = Undici.Pool;
 export type Client = Undici.Client;
 export type Agent = Undici.Agent;

@@ -1,9 +1,10 @@
 // The client-facing listeners and their lifecycle: start, and a graceful stop
 // that lets requests in flight finish for up to SHUTDOWN_TIMEOUT_MS.
 import http from '../http/node-http.ts';
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import net from 'node:net';
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import { nodeHttp2 } from '../tls/lazy-tls.ts';
 import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
 import type { Certificate } from '../tls/certificate.ts';
 import type { Socket } from 'node:net';
@@ -39,6 +40,10 @@ export class Server {
   #http: net.Server | null = null;
   #httpFallback: HttpServer | null = null;
   readonly #fastConnections = new DenseSet<Http1FastConnection>(); // not a Set: see src/util/dense-set.ts
+  // HTTPS: a plain listener too. The TLS and HTTP/2 server behind it, and
+  // node:tls and node:http2 with it, are made on its first connection
+  // (src/tls/lazy-tls.ts): a proxy with no TLS service never loads them.
+  #httpsListener: net.Server | null = null;
   #https: http2.Http2SecureServer | null = null;
 
   constructor(router: Router, config: ServerConfig) {
@@ -53,7 +58,7 @@ export class Server {
   }
 
   get httpsPort(): number {
-    const a = this.#https?.address();
+    const a = this.#httpsListener?.address();
     return typeof a === 'object' && a !== null ? a.port : this.#config.httpsPort;
   }
 
@@ -70,10 +75,17 @@ export class Server {
       this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
     });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
-    this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
+    this.#httpsListener = net.createServer((socket) => this.#secureServer().emit('connection', socket));
     this.#router.certificates.onChange(() => this.#useDefaultCertificate());
-    this.#useDefaultCertificate();
-    await listen(this.#https, this.#config.httpsPort, this.#config.bindAddress);
+    await listen(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
+  }
+
+  #secureServer(): http2.Http2SecureServer {
+    if (this.#https === null) {
+      this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
+      this.#useDefaultCertificate();
+    }
+    return this.#https;
   }
 
   // A client that sends no server name gets no SNICallback: Node finishes
@@ -89,6 +101,9 @@ export class Server {
 
   async stop(): Promise<void> {
     const fast = this.#fastConnections;
+    // The TLS server behind the HTTPS listener (never listening itself): its
+    // HTTP/2 sessions get a GOAWAY and end with their streams.
+    this.#https?.close();
     await Promise.all([
       this.#stopServer(this.#http, () => {
         for (const conn of fast) conn.close();
@@ -97,10 +112,9 @@ export class Server {
         for (const conn of fast) conn.destroy();
         this.#httpFallback?.closeAllConnections();
       }),
-      // HTTP/2 sessions get a GOAWAY from close() and end with their streams;
-      // idle HTTP/1.1-over-TLS connections are closed as on the plain port
+      // Idle HTTP/1.1-over-TLS connections are closed as on the plain port
       // (Node has closeIdleConnections() there too, not in its types).
-      this.#stopServer(this.#https, () => (this.#https as unknown as HttpServer | null)?.closeIdleConnections(), () => {
+      this.#stopServer(this.#httpsListener, () => (this.#https as unknown as HttpServer | null)?.closeIdleConnections(), () => {
         for (const socket of this.#tlsSockets) socket.destroy();
       }),
     ]);
@@ -129,7 +143,7 @@ export class Server {
   // SNI from the router, and TLS-ALPN-01 challenges answered in the handshake.
   #createSecureServer(listener: ListenerInfo): http2.Http2SecureServer {
     const router = this.#router;
-    const server = http2.createSecureServer({
+    const server = nodeHttp2().createSecureServer({
       allowHTTP1: true,
       minVersion: TLS_MIN_VERSION,
       ...createTlsCallbacks({

@@ -1,6 +1,6 @@
 // One upstream: an address, its keep-alive HTTP/1.1 connections, its health
 // state, and the set of requests in flight on it so it can be drained.
-import { Pool } from '../http/undici.ts';
+import { type Pool, undici } from '../http/undici.ts';
 import { Http1Pool } from '../upstream/http1-pool.ts';
 import type { Duplex } from 'node:stream';
 import {
@@ -51,7 +51,7 @@ export class Target {
   }
 
   get upgradePool(): Pool {
-    this.#upgradePool ??= new Pool(`http://${this.address}`, {
+    this.#upgradePool ??= new (undici().Pool)(`http://${this.address}`, {
       connections: UPSTREAM_CONNECTIONS_PER_TARGET,
       keepAliveTimeout: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderSize: MAX_HEADER_SIZE_BYTES,

@@ -4,7 +4,8 @@
 //   HTTP-01:     GET /.well-known/acme-challenge/<token> -> key authorization
 //   TLS-ALPN-01: handshake with SNI <domain> and ALPN acme-tls/1 -> a
 //                self-signed certificate carrying the key authorization
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from './lazy-tls.ts';
 
 export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
 export const ACME_CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
@@ -30,7 +31,7 @@ export class ChallengeStore {
   }
 
   setAlpn(domain: string, keyPem: string | Buffer, certPem: string | Buffer): void {
-    this.#alpn.set(domain, tls.createSecureContext({ key: keyPem, cert: certPem }));
+    this.#alpn.set(domain, nodeTls().createSecureContext({ key: keyPem, cert: certPem }));
   }
 
   deleteAlpn(domain: string): void {

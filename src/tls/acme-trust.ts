@@ -4,7 +4,8 @@
 // every request through one shared axios instance and takes no per-client
 // agent, so a single request interceptor picks an https.Agent by the
 // request's origin; requests to other origins keep Node's default trust.
-import https from 'node:https';
+import type https from 'node:https';
+import { nodeHttps } from './lazy-tls.ts';
 import type { axios as AcmeAxios } from 'acme-client';
 
 const agents = new Map<string, https.Agent>();
@@ -12,7 +13,7 @@ const agents = new Map<string, https.Agent>();
 // Trust `caPem` (instead of the public roots) for requests to the origin of
 // `directoryUrl`. RFC 8555 servers keep all their URLs on that origin.
 export function trustAcmeServerCa(directoryUrl: string, caPem: string): void {
-  agents.set(new URL(directoryUrl).origin, new https.Agent({ ca: caPem, keepAlive: true }));
+  agents.set(new URL(directoryUrl).origin, new (nodeHttps().Agent)({ ca: caPem, keepAlive: true }));
 }
 
 // Called once, by acme-lib.ts, when acme-client is loaded: the interceptor

@@ -1,7 +1,8 @@
 // A private key with its certificate chain, parsed once: the leaf's validity
 // window drives renewal, and the secure context is what handshakes use.
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from './lazy-tls.ts';
 
 export interface Certificate {
   readonly keyPem: string;
@@ -33,7 +34,7 @@ export function parseCertificate(keyPem: string, chainPem: string): Certificate 
     leaf,
     notBefore: leaf.validFromDate,
     notAfter: leaf.validToDate,
-    context: tls.createSecureContext({ key: keyPem, cert: chain }),
+    context: nodeTls().createSecureContext({ key: keyPem, cert: chain }),
   };
 }
 

@@ -66,10 +66,11 @@ function resetParser(): void {
   parserClean = true;
 }
 // More than 32 header lines arrive in pieces before the head completes.
-parser[Parser.kOnHeaders] = (headers: string[], url: string): void => {
-  pHeaders = pHeaders.length === 0 ? headers : pHeaders.concat(headers);
-  pUrl += url;
-};
+function addHeadPiece(headers: string[] | undefined, url: string | undefined): void {
+  if (headers !== undefined) pHeaders = pHeaders.length === 0 ? headers : pHeaders.concat(headers);
+  if (url !== undefined) pUrl += url;
+}
+parser[Parser.kOnHeaders] = addHeadPiece;
 parser[Parser.kOnHeadersComplete] = (
   major: number,
   minor: number,
@@ -84,8 +85,7 @@ parser[Parser.kOnHeadersComplete] = (
   pMajor = major;
   pMinor = minor;
   pMethod = method;
-  if (headers !== undefined) pHeaders = pHeaders.length === 0 ? headers : pHeaders.concat(headers);
-  if (url !== undefined) pUrl += url;
+  addHeadPiece(headers, url);
   pUpgrade = upgrade;
   pKeepAlive = keepAlive;
   return 0;

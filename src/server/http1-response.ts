@@ -10,6 +10,7 @@
 // server, and so kamal-proxy, sends none), and a small response goes out as
 // one string in one write.
 import { EventEmitter } from 'node:events';
+import { bodylessStatus, mergeHeaders } from './response-head.ts';
 import { STATUS_CODES } from '../http/node-http.ts';
 import type { Socket } from 'node:net';
 
@@ -65,7 +66,7 @@ export class Http1Response extends EventEmitter {
     let length = false;
     let date = false;
     let closeHeader = false;
-    const all = this.#merged(headers);
+    const all = mergeHeaders(headers, this.#extra);
     for (let i = 0; i < all.length; i += 2) {
       const name = all[i]!;
       const value = all[i + 1]!;
@@ -156,18 +157,6 @@ export class Http1Response extends EventEmitter {
     this.#complete();
   }
 
-  #merged(headers: readonly string[] | undefined): readonly string[] {
-    const extra = this.#extra;
-    if (extra === null) return headers ?? [];
-    if (headers === undefined || headers.length === 0) return extra;
-    // As Node's writeHead: its list wins over setHeader() for the same name.
-    const names = new Set<string>();
-    for (let i = 0; i < headers.length; i += 2) names.add(headers[i]!.toLowerCase());
-    const out = [...headers];
-    for (let i = 0; i < extra.length; i += 2) if (!names.has(extra[i]!.toLowerCase())) out.push(extra[i]!, extra[i + 1]!);
-    return out;
-  }
-
   #flushHead(): void {
     if (this.#head === '') return;
     this.socket.write(this.#head, 'latin1');
@@ -194,11 +183,6 @@ export class Http1Response extends EventEmitter {
     this.emit('close');
     this.#owner.responseDone(this);
   }
-}
-
-// Statuses whose responses never carry a body (RFC 9110, 6.4.1).
-function bodylessStatus(status: number): boolean {
-  return status === 204 || status === 304 || status < 200;
 }
 
 // The Date header, formatted once a second (as Node and Go do).

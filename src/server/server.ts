@@ -24,6 +24,7 @@ import { ProxyError } from '../target/errors.ts';
 import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
 import { Http1FastConnection } from './http1-fast-path.ts';
+import { takeHttp2Streams } from './http2-fast-path.ts';
 import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
 
 export interface ServerConfig {
@@ -151,7 +152,10 @@ export class Server {
         alpnContext: (name) => router.alpnChallengeFor(name),
       }),
     });
-    server.on('request', (req, res) => handleRequest(router, listener, req as unknown as IncomingMessage, res as unknown as ServerResponse));
+    const onRequest = (req: IncomingMessage, res: ServerResponse) => handleRequest(router, listener, req, res);
+    // HTTP/1.1 over TLS, and the HTTP/2 requests the fast path leaves to Node.
+    server.on('request', onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    takeHttp2Streams(server, onRequest);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
     server.on('secureConnection', (socket) => {
       this.#tlsSockets.add(socket);

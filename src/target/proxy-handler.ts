@@ -23,6 +23,7 @@ import type { Inflight, Target } from './target.ts';
 import { denseSlot } from '../util/dense-set.ts';
 
 type Controller = UpstreamController;
+type H2CompatRequest = { stream?: { endAfterHeaders: boolean } };
 
 export class ProxyHandler implements UpstreamHandler, Inflight {
   readonly upgraded = false;
@@ -53,7 +54,10 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
     ctx.upstream = this;
     this.#target.track(this);
     const cl = h['content-length'];
-    const hasBody = cl !== undefined ? cl !== '0' : h['transfer-encoding'] !== undefined;
+    // HTTP/2 has no Transfer-Encoding: there a body of unknown length is one
+    // whose HEADERS frame did not end the stream (only Node's compat request
+    // has a stream; the fast paths take bodyless requests only).
+    const hasBody = cl !== undefined ? cl !== '0' : h['transfer-encoding'] !== undefined || (ctx.req as H2CompatRequest).stream?.endAfterHeaders === false;
     if (hasBody && this.#target.options.bufferRequests) void this.#bufferThenDispatch();
     else this.#dispatch(hasBody ? ctx.req : null, -1);
   }

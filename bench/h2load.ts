@@ -30,14 +30,26 @@ export const H2LOAD_FLAGS = ['-t1', '-c50', '-m10'];
 
 // logFile: where h2load writes one line per request, read for p50/p99 and
 // removed afterwards (about 25 bytes a request).
-export async function h2load(bin: string, port: number, seconds: number, logFile?: string): Promise<H2Result> {
+export function h2load(bin: string, port: number, seconds: number, logFile?: string): Promise<H2Result> {
+  // h2load stops by itself after `seconds`; the margin only guards against a hang.
+  return runH2load(bin, port, ['-D', String(seconds)], (seconds + 15) * 1000, logFile);
+}
+
+// A run of `requests` requests rather than of a duration, for warm-ups: two
+// h2load -D runs at once against proxies that had not served yet (50 TLS
+// handshakes on cold code) sometimes never finished here, whichever build
+// the proxies were; runs by count always did.
+export function h2loadRequests(bin: string, port: number, requests: number): Promise<H2Result> {
+  return runH2load(bin, port, ['-n', String(requests)], 60_000);
+}
+
+async function runH2load(bin: string, port: number, mode: string[], timeoutMs: number, logFile?: string): Promise<H2Result> {
   // --connect-to: the TCP connection goes to 127.0.0.1, while SNI and
   // :authority say bench.test, which kamal-napper routes and picks the
   // certificate by.
-  const args = [...H2LOAD_FLAGS, '-D', String(seconds), ...(logFile ? [`--log-file=${logFile}`] : []),
+  const args = [...H2LOAD_FLAGS, ...mode, ...(logFile ? [`--log-file=${logFile}`] : []),
     `--connect-to=${HOST}:${port}`, `https://${TLS_NAME}:${port}/`];
-  // h2load stops by itself after `seconds`; the margin only guards against a hang.
-  const out = await run(bin, args, { timeoutMs: (seconds + 15) * 1000 });
+  const out = await run(bin, args, { timeoutMs });
   if (out.timedOut) throw new Error(`h2load ${args.join(' ')} did not finish in time`);
   if (out.code !== 0) throw new Error(`h2load ${args.join(' ')} exited ${out.code}:\n${out.stderr}${out.stdout}`);
   const r = parseH2load(out.stdout);

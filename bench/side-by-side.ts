@@ -14,7 +14,11 @@
 // changes do. Comparing a build with itself (--base HEAD, no local changes)
 // gives ratios of 0.99–1.00.
 //
-// Usage: node bench/side-by-side.ts [--base REV] [--rounds 5] [--duration 5]
+// With --http2 the load is h2load (-t1 -c50 -m10) over TLS to each proxy's
+// HTTPS port instead, the service deployed with a throwaway certificate as
+// `npm run bench` deploys its TLS one.
+//
+// Usage: node bench/side-by-side.ts [--base REV] [--rounds 5] [--duration 5] [--http2]
 import { readFileSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,9 +30,12 @@ import { get } from './net.ts';
 import { median } from './report.ts';
 import { startNapper, type Napper } from './targets.ts';
 import { requireTools, ROOT } from './tools.ts';
-import { failure, wrk, type WrkResult } from './wrk.ts';
+import { failure, wrk } from './wrk.ts';
+import { h2Failure, h2load, h2loadRequests } from './h2load.ts';
+import { h2Get, makeCertificate } from './tls.ts';
 
 const WARMUP_SECONDS = 1;
+const H2_WARMUP_REQUESTS = 5000; // about a second's worth (see h2loadRequests)
 
 function cpuTicks(pid: number): number {
   // Fields after the command name, which may itself hold spaces and parentheses.
@@ -49,13 +56,30 @@ async function pin(pid: number, cpu: number): Promise<void> {
   if (out.code !== 0) throw new Error(`taskset failed for ${pid}: ${out.stderr}`);
 }
 
-async function both(a: Napper, b: Napper, wrkBin: string, seconds: number): Promise<[WrkResult, WrkResult]> {
-  const [ra, rb] = await Promise.all([wrk(wrkBin, a.port, seconds, false), wrk(wrkBin, b.port, seconds, false)]);
-  for (const [n, r] of [[a, ra], [b, rb]] as const) {
+// One load run against a proxy (seconds 0: a warm-up): the requests it
+// completed, or why the run failed.
+type Load = (p: Napper, seconds: number) => Promise<number>;
+
+function wrkLoad(bin: string): Load {
+  return async (p, seconds) => {
+    const r = await wrk(bin, p.port, seconds || WARMUP_SECONDS, false);
     const bad = failure(r);
-    if (bad) throw new Error(`${n.name}: ${bad}`);
-  }
-  return [ra, rb];
+    if (bad) throw new Error(`${p.name}: ${bad}`);
+    return r.requests;
+  };
+}
+
+function h2Load(bin: string): Load {
+  return async (p, seconds) => {
+    const r = seconds === 0 ? await h2loadRequests(bin, p.httpsPort, H2_WARMUP_REQUESTS) : await h2load(bin, p.httpsPort, seconds);
+    const bad = h2Failure(r);
+    if (bad) throw new Error(`${p.name}: ${bad}`);
+    return r.requests;
+  };
+}
+
+function both(a: Napper, b: Napper, load: Load, seconds: number): Promise<[number, number]> {
+  return Promise.all([load(a, seconds), load(b, seconds)]);
 }
 
 async function main(): Promise<void> {
@@ -64,12 +88,16 @@ async function main(): Promise<void> {
       base: { type: 'string', default: 'HEAD' },
       rounds: { type: 'string', default: '5' },
       duration: { type: 'string', default: '5' },
+      http2: { type: 'boolean', default: false },
     },
   });
   const rounds = Number(values.rounds);
   const seconds = Number(values.duration);
   if (!(rounds >= 1 && seconds >= 1)) throw new Error('--rounds and --duration must be at least 1');
   const tools = requireTools();
+  if (values.http2 && (tools.h2load === undefined || tools.openssl === undefined)) {
+    throw new Error('--http2 needs h2load (apt-get install nghttp2-client) and openssl');
+  }
   installExitHandlers((90 + rounds * (seconds + WARMUP_SECONDS + 2) * 2) * 1000);
   const tick = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim()) || 100;
 
@@ -87,25 +115,27 @@ async function main(): Promise<void> {
   try {
     symlinkSync(join(ROOT, 'node_modules'), join(baseDir, 'node_modules'));
     const backend = await startBackend(dir, tools.nginx);
-    const a = await startNapper(dir, backend, { root: baseDir, name: `A (${rev})` });
-    const b = await startNapper(dir, backend, { name: 'B (this checkout)' });
+    const tls = values.http2 ? await makeCertificate(tools.openssl!, dir) : undefined;
+    const a = await startNapper(dir, backend, { root: baseDir, name: `A (${rev})`, tls });
+    const b = await startNapper(dir, backend, { name: 'B (this checkout)', tls });
     for (const p of [a, b]) {
       await pin(p.pid, 0);
-      const res = await get(p.port);
+      const res = tls ? await h2Get(p.httpsPort, tls) : await get(p.port);
       if (res.status !== 200 || !res.body.equals(BODY)) throw new Error(`correctness check failed for ${p.name}: status ${res.status}`);
     }
-    console.log(`A: ${a.name}, B: ${b.name}; backend: ${backend.kind}; ${rounds} round(s) of ${seconds} s, both loaded at once\n`);
+    const load = tls ? h2Load(tools.h2load!) : wrkLoad(tools.wrk);
+    console.log(`A: ${a.name}, B: ${b.name}; backend: ${backend.kind}; load: ${tls ? 'h2load over TLS' : 'wrk'}; ${rounds} round(s) of ${seconds} s, both loaded at once\n`);
     console.log('round  A requests  B requests  B/A     A µs/req  B µs/req  B/A');
     const reqRatios: number[] = [];
     const cpuRatios: number[] = [];
     for (let i = 1; i <= rounds; i++) {
-      await both(a, b, tools.wrk, WARMUP_SECONDS);
+      await both(a, b, load, 0);
       const [a0, b0] = [cpuTicks(a.pid), cpuTicks(b.pid)];
-      const [ra, rb] = await both(a, b, tools.wrk, seconds);
-      const [ua, ub] = [((cpuTicks(a.pid) - a0) * 1e6) / tick / ra.requests, ((cpuTicks(b.pid) - b0) * 1e6) / tick / rb.requests];
-      reqRatios.push(rb.requests / ra.requests);
+      const [ra, rb] = await both(a, b, load, seconds);
+      const [ua, ub] = [((cpuTicks(a.pid) - a0) * 1e6) / tick / ra, ((cpuTicks(b.pid) - b0) * 1e6) / tick / rb];
+      reqRatios.push(rb / ra);
       cpuRatios.push(ub / ua);
-      const cols = [String(i).padEnd(5), String(ra.requests).padStart(10), String(rb.requests).padStart(10), (rb.requests / ra.requests).toFixed(2).padStart(5)];
+      const cols = [String(i).padEnd(5), String(ra).padStart(10), String(rb).padStart(10), (rb / ra).toFixed(2).padStart(5)];
       console.log(`${cols.join('  ')}   ${ua.toFixed(0).padStart(8)}  ${ub.toFixed(0).padStart(8)}  ${(ub / ua).toFixed(2)}`);
     }
     console.log(`\nmedian B/A: requests ${median(reqRatios).toFixed(2)}, CPU per request ${median(cpuRatios).toFixed(2)}`);

@@ -10,7 +10,7 @@
 // server, and so kamal-proxy, sends none), and a small response goes out as
 // one string in one write.
 import { EventEmitter } from 'node:events';
-import { bodylessStatus, mergeHeaders } from './response-head.ts';
+import { bodylessStatus, impliedHeaders, mergeHeaders } from './response-head.ts';
 import { STATUS_CODES } from '../http/node-http.ts';
 import type { Socket } from 'node:net';
 
@@ -111,11 +111,7 @@ export class Http1Response extends EventEmitter {
 
   end(chunk?: Buffer | string): this {
     if (this.writableEnded || this.destroyed) return this;
-    if (!this.headersSent) {
-      // Like Node: a body given to end() alone gets its Content-Length (for
-      // HEAD too: the length a GET would have).
-      this.writeHead(this.statusCode, bodylessStatus(this.statusCode) ? [] : ['Content-Length', String(chunk === undefined ? 0 : Buffer.byteLength(chunk))]);
-    }
+    if (!this.headersSent) this.writeHead(this.statusCode, impliedHeaders(this.statusCode, chunk));
     this.writableEnded = true;
     const socket = this.socket;
     const head = this.#head;

@@ -11,7 +11,7 @@
 // trailers frame; this ends it on the last DATA frame (or on the HEADERS frame
 // when there is no body).
 import { EventEmitter } from 'node:events';
-import { bodylessStatus, mergeHeaders } from './response-head.ts';
+import { bodylessStatus, impliedHeaders, mergeHeaders } from './response-head.ts';
 import type { ServerHttp2Stream } from 'node:http2';
 
 // RFC 9113 §8.2.2: a message with these (HTTP/1.1 connection-specific
@@ -87,11 +87,7 @@ export class Http2Response extends EventEmitter {
 
   end(chunk?: Buffer | string): this {
     if (this.writableEnded || this.destroyed) return this;
-    if (!this.headersSent) {
-      // Like Node: a body given to end() alone gets its Content-Length (for
-      // HEAD too: the length a GET would have).
-      this.writeHead(this.statusCode, bodylessStatus(this.statusCode) ? [] : ['Content-Length', String(chunk === undefined ? 0 : Buffer.byteLength(chunk))]);
-    }
+    if (!this.headersSent) this.writeHead(this.statusCode, impliedHeaders(this.statusCode, chunk));
     this.writableEnded = true;
     const body = this.#noBody || chunk === undefined || chunk.length === 0 ? undefined : chunk;
     if (this.#head !== null) {

@@ -6,6 +6,12 @@ export function bodylessStatus(status: number): boolean {
   return status === 204 || status === 304 || status < 200;
 }
 
+// The head end(chunk) sends when writeHead() was never called. As in Node,
+// the body's Content-Length (for HEAD too: the length a GET would have).
+export function impliedHeaders(status: number, chunk: Buffer | string | undefined): string[] {
+  return bodylessStatus(status) ? [] : ['Content-Length', String(chunk === undefined ? 0 : Buffer.byteLength(chunk))];
+}
+
 // writeHead()'s flat list with the headers set by setHeader() before it
 // (`extra`). As in Node's writeHead, the list wins over setHeader() for the
 // same name.

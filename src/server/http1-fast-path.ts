@@ -3,13 +3,17 @@
 // those itself, with Node's native parser, an object of our own for the
 // request and an Http1Response, and without node:http's per-request streams.
 // Side by side (bench/README.md, "The HTTP/1.1 fast path") that is most of
-// what node:http costs a proxy.
+// what node:http costs a proxy. It also takes a small body with a
+// Content-Length that arrived whole with its head (a form post, a JSON call):
+// a connection that carries one now and then (a CDN's or an API client's)
+// would otherwise be node:http's for good after the first.
 //
 // Everything else goes to node:http, unchanged: the connection is handed over
 // at a request boundary, with the bytes it has read put back, and node:http
-// serves it from then on — request bodies, Expect, upgrades (WebSocket),
-// HTTP/1.0, heads split over several reads or over 64 KiB, and every malformed
-// request, so the 400/408/431 answers and the framing rules stay Node's own.
+// serves it from then on — chunked and larger or split bodies, Expect,
+// upgrades (WebSocket), HTTP/1.0, heads split over several reads or over
+// 64 KiB, and every malformed request, so the 400/408/431 answers and the
+// framing rules stay Node's own.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { IncomingMessage as NodeIncomingMessage } from '../http/node-http.ts';
 import type { Socket } from 'node:net';
@@ -21,7 +25,8 @@ import { denseSlot } from '../util/dense-set.ts';
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 // A request taken by the fast path: what the pipeline reads of an
-// IncomingMessage. It has no body, so it is no stream.
+// IncomingMessage. Its body, if it has one, came whole with the head: a
+// Buffer, not a stream.
 export class Http1Request {
   readonly method: string;
   readonly url: string;
@@ -32,13 +37,15 @@ export class Http1Request {
   readonly rawHeaders: string[];
   readonly socket: Socket;
   readonly complete = true;
+  readonly body: Buffer | null; // null: no body, or an empty one (Content-Length: 0)
 
-  constructor(method: string, url: string, rawHeaders: string[], headers: Record<string, string | string[]>, socket: Socket) {
+  constructor(method: string, url: string, rawHeaders: string[], headers: Record<string, string | string[]>, socket: Socket, body: Buffer | null) {
     this.method = method;
     this.url = url;
     this.rawHeaders = rawHeaders;
     this.headers = headers;
     this.socket = socket;
+    this.body = body;
   }
 }
 
@@ -46,6 +53,9 @@ const HEAD_END = Buffer.from('\r\n\r\n');
 // A head that is not complete within this many bytes read goes to node:http,
 // which applies the real limit (MAX_HEADER_SIZE_BYTES) and the headers timeout.
 const FAST_HEAD_MAX_BYTES = 64 * 1024;
+// A larger body, or one not yet all read with its head, goes to node:http,
+// which streams it.
+const FAST_BODY_MAX_BYTES = 64 * 1024;
 
 // One parser for every fast-path connection: each execute() is handed a
 // whole head, so no parse is ever left half done between two reads, and an
@@ -110,26 +120,49 @@ function headersObject(raw: string[]): Record<string, string | string[]> {
   return dest;
 }
 
-// Parses the one head at the start of `data` (ending at `headEnd`) and
-// returns the request, or null when the fast path does not take it.
-function parseHead(data: Buffer, headEnd: number, socket: Socket): { req: Http1Request; keepAlive: boolean } | null {
+// Parses the one request at the start of `data` (its head ending at
+// `headEnd`) and returns it with the bytes it took, or null when the fast
+// path does not take it.
+function parseRequest(data: Buffer, headEnd: number, socket: Socket): { req: Http1Request; keepAlive: boolean; end: number } | null {
   if (!parserClean) resetParser();
   parsed = false;
   pUrl = '';
   pHeaders = [];
-  const r = parser.execute(data.subarray(0, headEnd));
-  // Anything but a complete bodyless HTTP/1.1 message leaves the parser
-  // mid-message (and after Connection: close it refuses more): start it
-  // afresh next time.
+  let r = parser.execute(data.subarray(0, headEnd));
+  let end = headEnd;
+  let body: Buffer | null = null;
+  // After a head with a Content-Length the parser waits for the body; llhttp
+  // has checked the header's syntax (and refused a second, different one,
+  // or one beside Transfer-Encoding).
+  if (typeof r === 'number' && r === headEnd && !parsed && !pUpgrade) {
+    const length = contentLength(pHeaders);
+    if (length > 0 && length <= FAST_BODY_MAX_BYTES && headEnd + length <= data.length) {
+      end = headEnd + length;
+      body = data.subarray(headEnd, end);
+      const rb = parser.execute(body);
+      if (typeof rb !== 'number' || rb !== length) r = rb;
+    }
+  }
+  // Anything but a complete HTTP/1.1 message leaves the parser mid-message
+  // (and after Connection: close it refuses more): start it afresh next time.
   if (!pKeepAlive) parserClean = false;
   if (typeof r !== 'number' || !parsed || r !== headEnd || pUpgrade || pMajor !== 1 || pMinor !== 1) {
     parserClean = false;
     return null;
   }
   const headers = headersObject(pHeaders);
-  // A declared body (even of length 0) or Expect: node:http's rules apply.
-  if (headers['content-length'] !== undefined || headers['transfer-encoding'] !== undefined || headers.expect !== undefined) return null;
-  return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, socket), keepAlive: pKeepAlive };
+  // Expect: node:http answers it (100 Continue) by its rules.
+  if (headers.expect !== undefined) return null;
+  return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, socket, body), keepAlive: pKeepAlive, end };
+}
+
+// The Content-Length of a raw header list, or -1 without one.
+function contentLength(raw: string[]): number {
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
+  }
+  return -1;
 }
 
 export class Http1FastConnection implements ResponseOwner {
@@ -202,12 +235,11 @@ export class Http1FastConnection implements ResponseOwner {
     const data = this.#pending!;
     const end = data.indexOf(HEAD_END);
     if (end === -1 || end + 4 > FAST_HEAD_MAX_BYTES) return this.#handOver();
-    const headEnd = end + 4;
-    const parsedHead = parseHead(data, headEnd, this.#socket);
-    if (parsedHead === null) return this.#handOver();
-    this.#pending = headEnd === data.length ? null : data.subarray(headEnd);
-    const req = parsedHead.req;
-    const res = new Http1Response(this.#socket, this, req.method === 'HEAD', parsedHead.keepAlive && !this.#closing);
+    const parsed = parseRequest(data, end + 4, this.#socket);
+    if (parsed === null) return this.#handOver();
+    this.#pending = parsed.end === data.length ? null : data.subarray(parsed.end);
+    const req = parsed.req;
+    const res = new Http1Response(this.#socket, this, req.method === 'HEAD', parsed.keepAlive && !this.#closing);
     this.#busy = res;
     this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
   }

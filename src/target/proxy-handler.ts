@@ -24,6 +24,7 @@ import { denseSlot } from '../util/dense-set.ts';
 
 type Controller = UpstreamController;
 type H2CompatRequest = { stream?: { endAfterHeaders: boolean } };
+type FastRequest = { body?: Buffer | null };
 
 export class ProxyHandler implements UpstreamHandler, Inflight {
   readonly upgraded = false;
@@ -53,6 +54,8 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
     ctx.target = this.#target.address;
     ctx.upstream = this;
     this.#target.track(this);
+    const whole = (ctx.req as FastRequest).body;
+    if (whole != null) return this.#dispatchWhole(whole);
     const cl = h['content-length'];
     // HTTP/2 has no Transfer-Encoding: there a body of unknown length is one
     // whose HEADERS frame did not end the stream (only Node's compat request
@@ -77,8 +80,20 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
     this.#dispatch(this.#requestBuffer.reader(), this.#requestBuffer.size);
   }
 
+  // A small body that came whole with its head (the HTTP/1.1 fast path): it
+  // is in memory already, as a buffered one would be, with its length in the
+  // client's Content-Length.
+  #dispatchWhole(body: Buffer): void {
+    const o = this.#target.options;
+    if (o.bufferRequests && o.maxRequestBodyBytes > 0 && body.length > o.maxRequestBodyBytes) {
+      this.onResponseError(null, withStatus(new Error('request body too large'), 413));
+      return;
+    }
+    this.#dispatch(body, -1);
+  }
+
   // contentLength >= 0 replaces the client's framing (a buffered body's size is known).
-  #dispatch(body: Readable | null, contentLength: number): void {
+  #dispatch(body: Readable | Buffer | null, contentLength: number): void {
     const ctx = this.#ctx;
     const req = ctx.req;
     const target = this.#target;

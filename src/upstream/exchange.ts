@@ -26,7 +26,8 @@ export interface UpstreamRequest {
   path: string; // with the query
   method: string;
   headers: string[]; // flat [name, value, ...], sent as given
-  body: Readable | null;
+  // A Buffer is a whole body, as long as the request's Content-Length says.
+  body: Readable | Buffer | null;
 }
 
 // The seam between an exchange and the connection carrying it.

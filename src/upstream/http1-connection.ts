@@ -103,6 +103,17 @@ export class Http1Connection implements Carrier {
       this.#requestSent = true;
       return;
     }
+    if (Buffer.isBuffer(body)) {
+      // A small body that came whole with its head (http1-fast-path.ts):
+      // head and body in one write.
+      const socket = this.#socket;
+      socket.cork();
+      socket.write(`${head}\r\n`, 'latin1');
+      socket.write(body);
+      socket.uncork();
+      this.#requestSent = true;
+      return;
+    }
     // A body of unknown length (the client sent it chunked) goes on chunked.
     if (length === -1) head += 'Transfer-Encoding: chunked\r\n';
     this.#socket.write(`${head}\r\n`, 'latin1');

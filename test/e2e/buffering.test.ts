@@ -1,5 +1,6 @@
 // --buffer-requests / --buffer-responses with their limits, through a real listener.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
@@ -27,7 +28,11 @@ describe('buffering', () => {
           req.on('data', (c: Buffer) => chunks.push(c));
           req.on('end', () => {
             const body = Buffer.concat(chunks);
-            res.writeHead(200, { 'X-Seen-Length': String(req.headers['content-length'] ?? 'none'), 'X-Seen-TE': String(req.headers['transfer-encoding'] ?? 'none') });
+            res.writeHead(200, {
+              'X-Seen-Length': String(req.headers['content-length'] ?? 'none'),
+              'X-Seen-TE': String(req.headers['transfer-encoding'] ?? 'none'),
+              'X-Seen-Sha256': createHash('sha256').update(body).digest('hex'),
+            });
             res.end(`${body.length}`);
           });
           return true;
@@ -91,6 +96,27 @@ describe('buffering', () => {
     assert.match(r.body, /Request Entity Too Large/);
     assert.equal(app.requests, before);
     assert.equal((await send('tiny.example.com', '/echo', Buffer.alloc(10, 1))).body, '10', 'exactly the limit is fine');
+  });
+
+  // Head and body in one write: the HTTP/1.1 fast path takes the request
+  // with its body (test/server/http1-fast-path.test.ts), and the next one
+  // on the connection follows it there.
+  test('a small body that comes with its head is proxied byte for byte; over --max-request-body it is 413, and the connection goes on', async () => {
+    const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+    const head = (host: string, length: number) => `POST /echo HTTP/1.1\r\nHost: ${host}\r\nContent-Length: ${length}\r\n\r\n`;
+    const then = (host: string) => `GET /small HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    const ok = await rawExchange(proxy.httpPort, Buffer.concat([Buffer.from(head('buf.example.com', 256)), bytes, Buffer.from(then('buf.example.com'))]));
+    assert.match(ok, /^HTTP\/1\.1 200 /);
+    assert.match(ok, /\r\nX-Seen-Length: 256\r\n/i);
+    assert.match(ok, new RegExp(`\r\nX-Seen-Sha256: ${createHash('sha256').update(bytes).digest('hex')}\r\n`, 'i'));
+    assert.ok(ok.endsWith('small'), ok);
+
+    const before = app.requests;
+    const refused = await rawExchange(proxy.httpPort, head('tiny.example.com', 11) + 'x'.repeat(11) + then('tiny.example.com'));
+    assert.match(refused, /^HTTP\/1\.1 413 /);
+    assert.match(refused, /Request Entity Too Large/);
+    assert.ok(refused.endsWith('small'), refused);
+    assert.equal(app.requests, before + 1, 'only the GET reached the app');
   });
 
   test('a response over --max-response-body gets 500', async () => {

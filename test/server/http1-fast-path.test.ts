@@ -22,8 +22,10 @@ describe('HTTP/1.1 fast path', () => {
     let body = 0;
     req.on?.('data', (d: Buffer) => (body += d.length));
     const answer = () => res.end(`${req.method} ${req.url} body=${body}`);
-    if (req instanceof Http1Request) answer();
-    else req.on('end', answer);
+    if (req instanceof Http1Request) {
+      body = req.body?.length ?? 0;
+      answer();
+    } else req.on('end', answer);
   };
 
   before(async () => {
@@ -68,18 +70,46 @@ describe('HTTP/1.1 fast path', () => {
     assert.ok(raw.indexOf('GET /1 body=0') < raw.indexOf('GET /2 body=0') && raw.includes('GET /2 body=0'), raw);
   });
 
-  test('a POST goes to node:http with its body; a GET pipelined after a fast one and a POST keeps its order', async () => {
+  test('a POST whose small body came with its head is taken; a chunked one goes to node:http; pipelined, all keep their order', async () => {
+    let seen: Buffer | null = null;
+    handler = (req, res) => {
+      if (req instanceof Http1Request && req.method === 'POST') seen = req.body;
+      echo(req, res);
+    };
     const raw = await rawExchange(
       port,
-      'GET /1 HTTP/1.1\r\nHost: h\r\n\r\nPOST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /3 HTTP/1.1\r\nHost: h\r\n\r\n',
+      'GET /1 HTTP/1.1\r\nHost: h\r\n\r\n' +
+        'POST /2 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello' +
+        'GET /3 HTTP/1.1\r\nHost: h\r\n\r\n' +
+        'POST /4 HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n' +
+        'GET /5 HTTP/1.1\r\nHost: h\r\n\r\n',
       300,
     );
-    assert.deepEqual(taken, ['fast', 'node', 'node']);
-    const order = ['GET /1 body=0', 'POST /2 body=5', 'GET /3 body=0'].map((s) => raw.indexOf(s));
-    assert.ok(order.every((i) => i >= 0) && order[0]! < order[1]! && order[1]! < order[2]!, raw);
+    assert.deepEqual(taken, ['fast', 'fast', 'fast', 'node', 'node']);
+    assert.equal(String(seen), 'hello');
+    const order = ['GET /1 body=0', 'POST /2 body=5', 'GET /3 body=0', 'POST /4 body=3', 'GET /5 body=0'].map((s) => raw.indexOf(s));
+    assert.ok(order.every((i) => i >= 0) && order.every((v, i) => i === 0 || order[i - 1]! < v), raw);
   });
 
-  test('a head split over two writes, Expect, HTTP/1.0 and Content-Length: 0 go to node:http and are answered', async () => {
+  test('a body that arrives after its head, or over 64 KiB, goes to node:http whole; Content-Length: 0 is taken', async () => {
+    const split = await new Promise<string>((resolve, reject) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.write('POST /split HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello');
+        setTimeout(() => s.write('world'), 50);
+      });
+      let out = '';
+      s.setEncoding('latin1').on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
+    });
+    assert.match(split, /POST \/split body=10$/);
+    const big = 64 * 1024 + 1;
+    const large = await rawExchange(port, `POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: ${big}\r\nConnection: close\r\n\r\n${'x'.repeat(big)}`);
+    assert.match(large, new RegExp(`POST /big body=${big}$`));
+    const empty = await rawExchange(port, 'POST /empty HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    assert.match(empty, /POST \/empty body=0$/);
+    assert.deepEqual(taken, ['node', 'node', 'fast']);
+  });
+
+  test('a head split over two writes, Expect and HTTP/1.0 go to node:http and are answered', async () => {
     const split = await new Promise<string>((resolve, reject) => {
       const s = net.connect(port, '127.0.0.1', () => {
         s.write('GET /split HTTP/1.1\r\nHo');
@@ -92,8 +122,7 @@ describe('HTTP/1.1 fast path', () => {
     await rawExchange(port, 'GET /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
     const old = await rawExchange(port, 'GET /old HTTP/1.0\r\nHost: h\r\n\r\n');
     assert.match(old, /GET \/old body=0$/);
-    await rawExchange(port, 'GET /cl HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
-    assert.deepEqual(taken, ['node', 'node', 'node', 'node']);
+    assert.deepEqual(taken, ['node', 'node', 'node']);
   });
 
   test('a malformed request reaches node:http, whose parser answers 400', async () => {

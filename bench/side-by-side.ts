@@ -18,8 +18,11 @@
 // HTTPS port instead, the service deployed with a throwaway certificate as
 // `npm run bench` deploys its TLS one.
 //
-// Usage: node bench/side-by-side.ts [--base REV] [--rounds 5] [--duration 5] [--http2]
-import { readFileSync, symlinkSync } from 'node:fs';
+// With --post every wrk request is a POST with a small JSON body (as a form
+// post or an API call sends), in one write with its head.
+//
+// Usage: node bench/side-by-side.ts [--base REV] [--rounds 5] [--duration 5] [--http2 | --post]
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
@@ -60,9 +63,9 @@ async function pin(pid: number, cpu: number): Promise<void> {
 // completed, or why the run failed.
 type Load = (p: Napper, seconds: number) => Promise<number>;
 
-function wrkLoad(bin: string): Load {
+function wrkLoad(bin: string, script?: string): Load {
   return async (p, seconds) => {
-    const r = await wrk(bin, p.port, seconds || WARMUP_SECONDS, false);
+    const r = await wrk(bin, p.port, seconds || WARMUP_SECONDS, false, script);
     const bad = failure(r);
     if (bad) throw new Error(`${p.name}: ${bad}`);
     return r.requests;
@@ -82,6 +85,14 @@ function both(a: Napper, b: Napper, load: Load, seconds: number): Promise<[numbe
   return Promise.all([load(a, seconds), load(b, seconds)]);
 }
 
+// A wrk script that makes every request a POST with a small JSON body.
+function postScript(dir: string): string {
+  const file = join(dir, 'post.lua');
+  const body = JSON.stringify({ user: { name: 'Ada Lovelace', email: 'ada@example.com', note: 'a small JSON body, as an API call sends' } });
+  writeFileSync(file, `wrk.method = "POST"\nwrk.body = '${body}'\nwrk.headers["Content-Type"] = "application/json"\n`);
+  return file;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -89,8 +100,10 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       duration: { type: 'string', default: '5' },
       http2: { type: 'boolean', default: false },
+      post: { type: 'boolean', default: false },
     },
   });
+  if (values.http2 && values.post) throw new Error('--http2 and --post go one at a time');
   const rounds = Number(values.rounds);
   const seconds = Number(values.duration);
   if (!(rounds >= 1 && seconds >= 1)) throw new Error('--rounds and --duration must be at least 1');
@@ -123,8 +136,10 @@ async function main(): Promise<void> {
       const res = tls ? await h2Get(p.httpsPort, tls) : await get(p.port);
       if (res.status !== 200 || !res.body.equals(BODY)) throw new Error(`correctness check failed for ${p.name}: status ${res.status}`);
     }
-    const load = tls ? h2Load(tools.h2load!) : wrkLoad(tools.wrk);
-    console.log(`A: ${a.name}, B: ${b.name}; backend: ${backend.kind}; load: ${tls ? 'h2load over TLS' : 'wrk'}; ${rounds} round(s) of ${seconds} s, both loaded at once\n`);
+    const script = values.post ? postScript(dir) : undefined;
+    const load = tls ? h2Load(tools.h2load!) : wrkLoad(tools.wrk, script);
+    const kind = tls ? 'h2load over TLS' : script ? 'wrk, POST with a 107-byte JSON body' : 'wrk';
+    console.log(`A: ${a.name}, B: ${b.name}; backend: ${backend.kind}; load: ${kind}; ${rounds} round(s) of ${seconds} s, both loaded at once\n`);
     console.log('round  A requests  B requests  B/A     A µs/req  B µs/req  B/A');
     const reqRatios: number[] = [];
     const cpuRatios: number[] = [];

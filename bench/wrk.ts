@@ -12,8 +12,9 @@ export type WrkResult = {
 };
 
 // wrk -t1 -c50: one client thread takes about one of the box's two cores.
-export async function wrk(bin: string, port: number, seconds: number, latency: boolean): Promise<WrkResult> {
-  const args = ['-t1', '-c50', `-d${seconds}s`, ...(latency ? ['--latency'] : []), `http://${HOST}:${port}/`];
+// script: a wrk Lua script (-s), e.g. one that makes every request a POST.
+export async function wrk(bin: string, port: number, seconds: number, latency: boolean, script?: string): Promise<WrkResult> {
+  const args = ['-t1', '-c50', `-d${seconds}s`, ...(latency ? ['--latency'] : []), ...(script ? ['-s', script] : []), `http://${HOST}:${port}/`];
   // wrk stops by itself after `seconds`; the margin only guards against a hang.
   const out = await run(bin, args, { timeoutMs: (seconds + 15) * 1000 });
   if (out.timedOut) throw new Error(`wrk ${args.join(' ')} did not finish in time`);

@@ -8,6 +8,7 @@ import { nodeHttp2 } from '../tls/lazy-tls.ts';
 import { createTlsCallbacks } from '../tls/tls-callbacks.ts';
 import type { Certificate } from '../tls/certificate.ts';
 import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import {
   CLIENT_HEADERS_TIMEOUT_MS,
@@ -46,6 +47,9 @@ export class Server {
   // (src/tls/lazy-tls.ts): a proxy with no TLS service never loads them.
   #httpsListener: net.Server | null = null;
   #https: http2.Http2SecureServer | null = null;
+  // HTTP/1.1 over TLS starts on the same fast path, and moves to this
+  // node:http server (not Node's HTTP/1.1 side of #https) for the rest.
+  #httpsFallback: HttpServer | null = null;
 
   constructor(router: Router, config: ServerConfig) {
     this.#router = router;
@@ -76,7 +80,10 @@ export class Server {
       this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
     });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
-    this.#httpsListener = net.createServer((socket) => this.#secureServer().emit('connection', socket));
+    // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
+    // HTTP/1.1 over TLS (node:http's path) relies on its listener, and a
+    // small response behind an unacknowledged one would wait for the ACK.
+    this.#httpsListener = net.createServer({ noDelay: true }, (socket) => this.#secureServer().emit('connection', socket));
     this.#router.certificates.onChange(() => this.#useDefaultCertificate());
     await listen(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
   }
@@ -114,12 +121,13 @@ export class Server {
         this.#httpFallback?.closeAllConnections();
       }),
       // Idle HTTP/1.1-over-TLS connections are closed as on the plain port
-      // (Node has closeIdleConnections() there too, not in its types).
-      this.#stopServer(this.#httpsListener, () => (this.#https as unknown as HttpServer | null)?.closeIdleConnections(), () => {
+      // (their fast-path ones with the plain port's, in the same set).
+      this.#stopServer(this.#httpsListener, () => this.#httpsFallback?.closeIdleConnections(), () => {
         for (const socket of this.#tlsSockets) socket.destroy();
       }),
     ]);
     this.#httpFallback?.close();
+    this.#httpsFallback?.close();
   }
 
   // Idle keep-alive connections close now; busy ones as soon as their
@@ -153,10 +161,10 @@ export class Server {
       }),
     });
     const onRequest = (req: IncomingMessage, res: ServerResponse) => handleRequest(router, listener, req, res);
-    // HTTP/1.1 over TLS, and the HTTP/2 requests the fast path leaves to Node.
+    // The HTTP/2 requests the fast path leaves to Node's compat layer.
     server.on('request', onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
     takeHttp2Streams(server, onRequest);
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
+    this.#takeHttp1OverTls(server, listener, onRequest);
     server.on('secureConnection', (socket) => {
       this.#tlsSockets.add(socket);
       socket.once('close', () => this.#tlsSockets.delete(socket));
@@ -166,6 +174,25 @@ export class Server {
       log.info(`http: TLS handshake error from ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`);
     });
     return server;
+  }
+
+  // Node's HTTP/2 server serves HTTP/1.1 connections (ALPN http/1.1, or a
+  // client that offers no ALPN) with node:http. Give them the plain port's
+  // fast path instead, with a node:http server of our own behind it for what
+  // the fast path leaves out; HTTP/2 (and the ACME challenge protocol) stays
+  // with Node's handler.
+  #takeHttp1OverTls(server: http2.Http2SecureServer, listener: ListenerInfo, onRequest: (req: IncomingMessage, res: ServerResponse) => void): void {
+    const handlers = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
+    if (handlers.length !== 1) throw new Error(`expected Node's one HTTP/2 connection handler, found ${handlers.length}`);
+    const nodeHandler = handlers[0]!;
+    server.removeListener('secureConnection', nodeHandler);
+    const fallback = (this.#httpsFallback = this.#createServer(listener));
+    const detach = (conn: Http1FastConnection): void => void this.#fastConnections.delete(conn);
+    server.on('secureConnection', (socket: TLSSocket) => {
+      const alpn = socket.alpnProtocol;
+      if (alpn !== false && alpn !== 'http/1.1') return nodeHandler.call(server, socket);
+      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
+    });
   }
 
   #createServer(listener: ListenerInfo): HttpServer {

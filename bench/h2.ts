@@ -58,7 +58,7 @@ export function h2Rounds(bin: string, dir: string, targets: Target[], rounds: nu
       label: 'HTTP/2 ',
       logPrefix: 'h2 round',
       warmUp: (port) => h2load(bin, port, warmup),
-      measure: (port) => h2load(bin, port, duration, logFile),
+      measure: (port) => h2load(bin, port, duration, { logFile }),
       failure: h2Failure,
       detail: (r) => `(mean ${r.meanMs.toFixed(2)}, max ${r.maxMs.toFixed(2)} ms)`,
     },

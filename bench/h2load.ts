@@ -29,25 +29,29 @@ export type H2Result = {
 export const H2LOAD_FLAGS = ['-t1', '-c50', '-m10'];
 
 // logFile: where h2load writes one line per request, read for p50/p99 and
-// removed afterwards (about 25 bytes a request).
-export function h2load(bin: string, port: number, seconds: number, logFile?: string): Promise<H2Result> {
+// removed afterwards (about 25 bytes a request). h1: HTTP/1.1 over TLS
+// (h2load --h1, one request at a time per connection) instead of HTTP/2.
+export type H2loadOptions = { logFile?: string; h1?: boolean };
+
+export function h2load(bin: string, port: number, seconds: number, o: H2loadOptions = {}): Promise<H2Result> {
   // h2load stops by itself after `seconds`; the margin only guards against a hang.
-  return runH2load(bin, port, ['-D', String(seconds)], (seconds + 15) * 1000, logFile);
+  return runH2load(bin, port, ['-D', String(seconds)], (seconds + 15) * 1000, o);
 }
 
 // A run of `requests` requests rather than of a duration, for warm-ups: two
 // h2load -D runs at once against proxies that had not served yet (50 TLS
 // handshakes on cold code) sometimes never finished here, whichever build
 // the proxies were; runs by count always did.
-export function h2loadRequests(bin: string, port: number, requests: number): Promise<H2Result> {
-  return runH2load(bin, port, ['-n', String(requests)], 60_000);
+export function h2loadRequests(bin: string, port: number, requests: number, o: H2loadOptions = {}): Promise<H2Result> {
+  return runH2load(bin, port, ['-n', String(requests)], 60_000, o);
 }
 
-async function runH2load(bin: string, port: number, mode: string[], timeoutMs: number, logFile?: string): Promise<H2Result> {
+async function runH2load(bin: string, port: number, mode: string[], timeoutMs: number, { logFile, h1 = false }: H2loadOptions): Promise<H2Result> {
   // --connect-to: the TCP connection goes to 127.0.0.1, while SNI and
   // :authority say bench.test, which kamal-napper routes and picks the
   // certificate by.
-  const args = [...H2LOAD_FLAGS, ...mode, ...(logFile ? [`--log-file=${logFile}`] : []),
+  const flags = h1 ? ['--h1', ...H2LOAD_FLAGS.filter((f) => !f.startsWith('-m'))] : H2LOAD_FLAGS;
+  const args = [...flags, ...mode, ...(logFile ? [`--log-file=${logFile}`] : []),
     `--connect-to=${HOST}:${port}`, `https://${TLS_NAME}:${port}/`];
   const out = await run(bin, args, { timeoutMs });
   if (out.timedOut) throw new Error(`h2load ${args.join(' ')} did not finish in time`);
@@ -119,8 +123,8 @@ function nearestRank(sorted: Float64Array, p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
-export function h2Failure(r: H2Result): string | undefined {
-  if (r.protocol !== 'h2') return `negotiated ${r.protocol}, not h2`;
+export function h2Failure(r: H2Result, protocol = 'h2'): string | undefined {
+  if (r.protocol !== protocol) return `negotiated ${r.protocol}, not ${protocol}`;
   if (r.requests === 0) return 'no requests completed';
   if (r.failed > 0 || r.errored > 0 || r.timeout > 0 || r.non2xx > 0 || r.succeeded !== r.requests) {
     return `${r.requests} done, ${r.succeeded} succeeded, ${r.failed} failed, ${r.errored} errored, ${r.timeout} timed out, ${r.non2xx} non-2xx`;

@@ -19,9 +19,11 @@
 // `npm run bench` deploys its TLS one.
 //
 // With --post every wrk request is a POST with a small JSON body (as a form
-// post or an API call sends), in one write with its head.
+// post or an API call sends), in one write with its head. With --https1 the
+// load is HTTP/1.1 over TLS (h2load --h1 -t1 -c50), as a CDN or an API client
+// connects to its origin.
 //
-// Usage: node bench/side-by-side.ts [--base REV] [--rounds 5] [--duration 5] [--http2 | --post]
+// Usage: node bench/side-by-side.ts [--base REV] [--rounds 5] [--duration 5] [--http2 | --https1 | --post]
 import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -72,10 +74,11 @@ function wrkLoad(bin: string, script?: string): Load {
   };
 }
 
-function h2Load(bin: string): Load {
+function h2Load(bin: string, h1: boolean): Load {
   return async (p, seconds) => {
-    const r = seconds === 0 ? await h2loadRequests(bin, p.httpsPort, H2_WARMUP_REQUESTS) : await h2load(bin, p.httpsPort, seconds);
-    const bad = h2Failure(r);
+    const o = { h1 };
+    const r = seconds === 0 ? await h2loadRequests(bin, p.httpsPort, H2_WARMUP_REQUESTS, o) : await h2load(bin, p.httpsPort, seconds, o);
+    const bad = h2Failure(r, h1 ? 'http/1.1' : 'h2');
     if (bad) throw new Error(`${p.name}: ${bad}`);
     return r.requests;
   };
@@ -100,16 +103,18 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '5' },
       duration: { type: 'string', default: '5' },
       http2: { type: 'boolean', default: false },
+      https1: { type: 'boolean', default: false },
       post: { type: 'boolean', default: false },
     },
   });
-  if (values.http2 && values.post) throw new Error('--http2 and --post go one at a time');
+  if ([values.http2, values.https1, values.post].filter(Boolean).length > 1) throw new Error('--http2, --https1 and --post go one at a time');
+  const overTls = values.http2 || values.https1;
   const rounds = Number(values.rounds);
   const seconds = Number(values.duration);
   if (!(rounds >= 1 && seconds >= 1)) throw new Error('--rounds and --duration must be at least 1');
   const tools = requireTools();
-  if (values.http2 && (tools.h2load === undefined || tools.openssl === undefined)) {
-    throw new Error('--http2 needs h2load (apt-get install nghttp2-client) and openssl');
+  if (overTls && (tools.h2load === undefined || tools.openssl === undefined)) {
+    throw new Error('--http2 and --https1 need h2load (apt-get install nghttp2-client) and openssl');
   }
   installExitHandlers((90 + rounds * (seconds + WARMUP_SECONDS + 2) * 2) * 1000);
   const tick = Number((await run('getconf', ['CLK_TCK'], { timeoutMs: 5000 })).stdout.trim()) || 100;
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
   try {
     symlinkSync(join(ROOT, 'node_modules'), join(baseDir, 'node_modules'));
     const backend = await startBackend(dir, tools.nginx);
-    const tls = values.http2 ? await makeCertificate(tools.openssl!, dir) : undefined;
+    const tls = overTls ? await makeCertificate(tools.openssl!, dir) : undefined;
     const a = await startNapper(dir, backend, { root: baseDir, name: `A (${rev})`, tls });
     const b = await startNapper(dir, backend, { name: 'B (this checkout)', tls });
     for (const p of [a, b]) {
@@ -137,8 +142,8 @@ async function main(): Promise<void> {
       if (res.status !== 200 || !res.body.equals(BODY)) throw new Error(`correctness check failed for ${p.name}: status ${res.status}`);
     }
     const script = values.post ? postScript(dir) : undefined;
-    const load = tls ? h2Load(tools.h2load!) : wrkLoad(tools.wrk, script);
-    const kind = tls ? 'h2load over TLS' : script ? 'wrk, POST with a 107-byte JSON body' : 'wrk';
+    const load = tls ? h2Load(tools.h2load!, values.https1) : wrkLoad(tools.wrk, script);
+    const kind = values.https1 ? 'h2load --h1, HTTP/1.1 over TLS' : tls ? 'h2load over TLS' : script ? 'wrk, POST with a 107-byte JSON body' : 'wrk';
     console.log(`A: ${a.name}, B: ${b.name}; backend: ${backend.kind}; load: ${kind}; ${rounds} round(s) of ${seconds} s, both loaded at once\n`);
     console.log('round  A requests  B requests  B/A     A µs/req  B µs/req  B/A');
     const reqRatios: number[] = [];

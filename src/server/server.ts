@@ -81,8 +81,8 @@ export class Server {
     });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
-    // HTTP/1.1 over TLS (node:http's path) relies on its listener, and a
-    // small response behind an unacknowledged one would wait for the ACK.
+    // HTTP/1.1 over TLS gets it from the listener, as on the plain port (a
+    // small write behind an unacknowledged one would wait for the ACK).
     this.#httpsListener = net.createServer({ noDelay: true }, (socket) => this.#secureServer().emit('connection', socket));
     this.#router.certificates.onChange(() => this.#useDefaultCertificate());
     await listen(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
@@ -121,8 +121,12 @@ export class Server {
         this.#httpFallback?.closeAllConnections();
       }),
       // Idle HTTP/1.1-over-TLS connections are closed as on the plain port
-      // (their fast-path ones with the plain port's, in the same set).
-      this.#stopServer(this.#httpsListener, () => this.#httpsFallback?.closeIdleConnections(), () => {
+      // (their fast-path ones are in the same set: told again, in case the
+      // plain port had nothing to wait for).
+      this.#stopServer(this.#httpsListener, () => {
+        for (const conn of fast) conn.close();
+        this.#httpsFallback?.closeIdleConnections();
+      }, () => {
         for (const socket of this.#tlsSockets) socket.destroy();
       }),
     ]);

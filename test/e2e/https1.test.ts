@@ -11,8 +11,10 @@ import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { acceptWebSocket } from '../helpers/ws-echo.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
+import { readFileSync } from 'node:fs';
+import { log } from '../../src/log/logger.ts';
 
-quietLogs();
+const logFile = quietLogs();
 const HOST = 'tls1.example.test';
 
 describe('HTTP/1.1 over TLS through the proxy', () => {
@@ -81,6 +83,24 @@ describe('HTTP/1.1 over TLS through the proxy', () => {
     const { out, alpn } = await exchange(`GET / HTTP/1.1\r\nHost: ${HOST}\r\nConnection: close\r\n\r\n`);
     assert.equal(alpn, false);
     assert.deepEqual(responses(out).map(bodyOf), ['https GET 0']);
+  });
+
+  test('stop(): an idle keep-alive connection is closed at once, with no connection left for the deadline', async () => {
+    const own = await startTestProxy();
+    await own.router.deploy(
+      deployParams('tls1', [app.address], { options: { hosts: [HOST], tlsEnabled: true, tlsCertificatePath: cert.certPath, tlsPrivateKeyPath: cert.keyPath } }),
+    );
+    const socket = tls.connect({ host: '127.0.0.1', port: own.httpsPort, servername: HOST, ca: cert.certPem, ALPNProtocols: ['http/1.1'] });
+    socket.on('error', () => {});
+    const answered = new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(d.toString('latin1'))));
+    socket.once('secureConnect', () => socket.write(`GET / HTTP/1.1\r\nHost: ${HOST}\r\n\r\n`));
+    assert.match(await answered, /^HTTP\/1\.1 200 /);
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    await own.stop();
+    await closed;
+    await log.flush();
+    // Logged when connections outlive the shutdown deadline and are cut.
+    assert.doesNotMatch(readFileSync(logFile, 'utf8'), /Closing active connections/);
   });
 
   test('a WebSocket upgrade over TLS reaches the app and echoes', async () => {

@@ -16,6 +16,7 @@
 // framing rules stay Node's own.
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { IncomingMessage as NodeIncomingMessage } from '../http/node-http.ts';
+import { rawHeader } from '../http/headers.ts';
 import type { Socket } from 'node:net';
 import { CLIENT_KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
 import { METHODS, Parser } from '../upstream/http-parser.ts';
@@ -135,7 +136,8 @@ function parseRequest(data: Buffer, headEnd: number, socket: Socket): { req: Htt
   // has checked the header's syntax (and refused a second, different one,
   // or one beside Transfer-Encoding).
   if (typeof r === 'number' && r === headEnd && !parsed && !pUpgrade) {
-    const length = contentLength(pHeaders);
+    const declared = rawHeader(pHeaders, 'content-length');
+    const length = declared === undefined ? -1 : Number(declared);
     if (length > 0 && length <= FAST_BODY_MAX_BYTES && headEnd + length <= data.length) {
       end = headEnd + length;
       body = data.subarray(headEnd, end);
@@ -154,15 +156,6 @@ function parseRequest(data: Buffer, headEnd: number, socket: Socket): { req: Htt
   // Expect: node:http answers it (100 Continue) by its rules.
   if (headers.expect !== undefined) return null;
   return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, socket, body), keepAlive: pKeepAlive, end };
-}
-
-// The Content-Length of a raw header list, or -1 without one.
-function contentLength(raw: string[]): number {
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i]!;
-    if (name.length === 14 && name.toLowerCase() === 'content-length') return Number(raw[i + 1]);
-  }
-  return -1;
 }
 
 export class Http1FastConnection implements ResponseOwner {

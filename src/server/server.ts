@@ -42,6 +42,8 @@ export class Server {
   #http: net.Server | null = null;
   #httpFallback: HttpServer | null = null;
   readonly #fastConnections = new DenseSet<Http1FastConnection>(); // not a Set: see src/util/dense-set.ts
+  // A fast-path connection leaves the set when it closes or moves to node:http.
+  readonly #detachFast = (conn: Http1FastConnection): void => void this.#fastConnections.delete(conn);
   // HTTPS: a plain listener too. The TLS and HTTP/2 server behind it, and
   // node:tls and node:http2 with it, are made on its first connection
   // (src/tls/lazy-tls.ts): a proxy with no TLS service never loads them.
@@ -72,12 +74,11 @@ export class Server {
     const fallback = (this.#httpFallback = this.#createServer(listener));
     const router = this.#router;
     const onRequest = (req: IncomingMessage, res: ServerResponse): void => handleRequest(router, listener, req, res);
-    const detach = (conn: Http1FastConnection): void => void this.#fastConnections.delete(conn);
     // The socket options node:http's own listener would give these sockets
     // (half-open allowed: each path decides what a client's FIN means; no
     // Nagle delay), since node:http may be handed any of them.
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
+      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, this.#detachFast));
     });
     await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
@@ -191,11 +192,10 @@ export class Server {
     const nodeHandler = handlers[0]!;
     server.removeListener('secureConnection', nodeHandler);
     const fallback = (this.#httpsFallback = this.#createServer(listener));
-    const detach = (conn: Http1FastConnection): void => void this.#fastConnections.delete(conn);
     server.on('secureConnection', (socket: TLSSocket) => {
       const alpn = socket.alpnProtocol;
       if (alpn !== false && alpn !== 'http/1.1') return nodeHandler.call(server, socket);
-      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, detach));
+      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, this.#detachFast));
     });
   }
 

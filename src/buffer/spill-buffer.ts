@@ -9,11 +9,12 @@
 // delivers them, so every write returns a promise and bufferStream() pauses
 // the source until it settles: memory stays at maxMemoryBytes + one chunk
 // whatever the body size.
-import { randomBytes } from 'node:crypto';
-import { open, unlink, type FileHandle } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finished, Readable } from 'node:stream';
+import { fs } from '../util/node-fs.ts';
+import { randomHex } from '../util/random.ts';
 import { bodyBytesPassed } from './body-gc.ts';
 
 export const BODY_TOO_LARGE = 'KN_BODY_TOO_LARGE';
@@ -139,7 +140,7 @@ export class SpillBuffer {
     this.#filePath = undefined;
     if (file !== undefined) await file.close().catch(() => undefined);
     if (path !== undefined) {
-      await unlink(path).catch((err: NodeJS.ErrnoException) => {
+      await fs.promises.unlink(path).catch((err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') process.emitWarning(`cannot remove spill file ${path}: ${err.message}`, { code: 'KN_SPILL_CLEANUP' });
       });
     }
@@ -184,9 +185,10 @@ export class SpillBuffer {
   // Like Go's os.CreateTemp: random name, O_EXCL, 0600, retried on a clash.
   async #createFile(): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const path = join(this.#tmpDir, TEMP_PREFIX + randomBytes(8).toString('hex'));
+      const path = join(this.#tmpDir, TEMP_PREFIX + randomHex(8));
       try {
-        this.#file = await open(path, 'wx+', 0o600);
+        // fs.promises (FileHandle) loads on the first spill, not at start.
+        this.#file = await fs.promises.open(path, 'wx+', 0o600);
         this.#filePath = path;
         this.#spilled = true;
         return;

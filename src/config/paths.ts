@@ -1,10 +1,12 @@
 // Where the socket, state and certificates live. The CLI and the server work
 // the paths out the same way, exactly as kamal-proxy does, so the CLI run with
 // `docker exec` inside the proxy container finds the server.
-import { mkdirSync } from 'node:fs';
+import { fs } from '../util/node-fs.ts';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SOCKET_FILE_NAME, STATE_FILE_NAME } from './defaults.ts';
+
+const { mkdirSync } = fs;
 
 export function socketPath(env: NodeJS.ProcessEnv = process.env): string {
   if (env.KAMAL_PROXY_SOCKET) return env.KAMAL_PROXY_SOCKET;

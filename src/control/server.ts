@@ -1,11 +1,13 @@
 // The control socket: the running proxy's end of the CLI protocol. Each
 // method is one line into the router. The socket is created private to its
 // owner (kamal-proxy leaves it to the umask).
-import { chmodSync, rmSync } from 'node:fs';
+import { fs } from '../util/node-fs.ts';
 import net from 'node:net';
 import { log } from '../log/logger.ts';
 import type { Router } from '../router/router.ts';
 import type { ControlReply, ControlRequest, Methods } from './protocol.ts';
+
+const { chmodSync, rmSync } = fs;
 
 type Handlers = { [M in keyof Methods]: (params: Methods[M]['params']) => Promise<Methods[M]['result']> };
 

@@ -3,10 +3,10 @@
 //
 // Not crypto.randomUUID(): it builds each id out of a dozen concatenated
 // pieces (about 580 bytes of garbage a request, the largest single item in the
-// proxy's allocation profile). Here the random bytes come from one
-// randomFillSync per 256 ids and each id is formatted into a scratch buffer
-// and read out as one string.
-import { randomFillSync } from 'node:crypto';
+// proxy's allocation profile). Here the random bytes come from one read of
+// the kernel's generator per 256 ids (src/util/random.ts), and each id is
+// formatted into a scratch buffer and read out as one string.
+import { randomFill } from '../util/random.ts';
 
 const IDS_PER_FILL = 256;
 const random = Buffer.alloc(16 * IDS_PER_FILL);
@@ -19,7 +19,7 @@ out[8] = out[13] = out[18] = out[23] = 0x2d; // '-'
 
 export function newRequestId(): string {
   if (next === IDS_PER_FILL) {
-    randomFillSync(random);
+    randomFill(random);
     next = 0;
   }
   const base = 16 * next++;

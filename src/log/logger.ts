@@ -17,8 +17,10 @@
 // With a write in flight we cannot write around it without reordering (or,
 // on a pipe, interleaving) lines, so we keep buffering up to a hard limit and
 // past that drop lines and report how many, once the writer catches up.
-import { write, writeSync } from 'node:fs';
+import { fs } from '../util/node-fs.ts';
 import { LineBuffer } from './line-buffer.ts';
+
+const { write, writeSync } = fs;
 
 export type Level = 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
 export type Attrs = Record<string, unknown>;

@@ -7,8 +7,10 @@
 //   3. the config file: $KAMAL_NAPPER_CONFIG, else config/kamal_napper.yml
 //      (flat `key: value` lines, times in seconds)
 //   4. built-in defaults (src/config/defaults.ts)
-import { readFileSync } from 'node:fs';
+import { fs } from '../util/node-fs.ts';
 import * as d from '../config/defaults.ts';
+
+const { readFileSync } = fs;
 
 export interface NapConfig {
   idleTimeoutMs: number;

@@ -4,11 +4,13 @@
 // must go with it), and a pid file lets a restarted proxy adopt the app it
 // left running instead of starting a second copy or forgetting to stop it.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync, unlinkSync } from 'node:fs';
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
+import { fs, fsAsync } from '../util/node-fs.ts';
 import type { Runtime, RuntimeState } from './runtime.ts';
+
+const { closeSync, openSync, readFileSync, readdirSync, unlinkSync } = fs;
+const { mkdir, rename, unlink, writeFile } = fsAsync;
 
 export interface ProcessRuntimeOptions {
   command: string;

@@ -3,8 +3,8 @@
 // 404/413/502/503/504; any other status gets kamal-proxy's bare
 // `<h1>CODE Text</h1>`. A service's `--error-pages` directory overrides
 // statuses one by one and falls back to the built-in page for the rest.
-import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsAsync } from '../util/node-fs.ts';
 import { compileTemplate } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
 
@@ -124,11 +124,11 @@ const PAGE_FILE = /^\d{3}\.html$/;
  */
 export async function loadErrorPages(dir: string): Promise<ErrorPages> {
   try {
-    const names = (await readdir(dir)).filter((name) => PAGE_FILE.test(name)).sort();
+    const names = (await fsAsync.readdir(dir)).filter((name) => PAGE_FILE.test(name)).sort();
     if (names.length === 0) throw new Error(`no <status>.html files in ${dir}`);
     const custom = new Map<number, CompiledTemplate>();
     for (const name of names) {
-      const source = await readFile(join(dir, name), 'utf8');
+      const source = await fsAsync.readFile(join(dir, name), 'utf8');
       try {
         custom.set(Number(name.slice(0, 3)), compileTemplate(source));
       } catch (err) {

@@ -2,7 +2,7 @@
 // napper itself knows nothing of services or balancers; this file gives it
 // its hooks: probe = the service's health check on its writer targets,
 // ready = targets take traffic, asleep = stop health-checking.
-import { mkdirSync } from 'node:fs';
+import { fs } from '../util/node-fs.ts';
 import type { NapRequest, NapStatusEntry } from '../control/protocol.ts';
 import type { DockerEngine } from '../docker/engine.ts';
 import { probeOnce } from '../health/health-check.ts';
@@ -13,6 +13,8 @@ import { Napper } from '../nap/napper.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Runtime } from '../nap/runtime.ts';
 import type { Service } from '../service/service.ts';
+
+const { mkdirSync } = fs;
 
 export interface NapEnvironment {
   config: NapConfig;
@@ -49,7 +51,7 @@ export async function prepareNap(
     // A different command is a different app: stop the old one first.
     await Promise.allSettled(previous.runtimes.map((r) => r.stop()));
   }
-  const runtimes = buildRuntimes(service, options, targets, env);
+  const runtimes = await buildRuntimes(service, options, targets, env);
   try {
     await Promise.all(runtimes.map((r) => r.start()));
   } catch (err) {

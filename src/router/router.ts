@@ -324,7 +324,7 @@ export class Router {
       service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
       service.rollout.markAllHealthy();
     }
-    const napper = state.nap ? this.#restoreNapper(service, state) : null;
+    const napper = state.nap ? await this.#restoreNapper(service, state) : null;
     // A sleeping app stays asleep; an awake one is checked against its
     // runtime at once, in case it stopped while we were down.
     if (napper === null || napper.awake) active.markAllHealthy();
@@ -335,10 +335,10 @@ export class Router {
 
   // Without its runtime (Docker access turned off since) the service is still
   // restored and served; it just no longer naps.
-  #restoreNapper(service: Service, state: ServiceState): Napper | null {
+  async #restoreNapper(service: Service, state: ServiceState): Promise<Napper | null> {
     const nap = state.nap!;
     try {
-      const runtimes = buildRuntimes(state.name, nap.options, state.activeTargets, this.#nap);
+      const runtimes = await buildRuntimes(state.name, nap.options, state.activeTargets, this.#nap);
       return attachNapper(service, { options: nap.options, runtimes }, this.#nap, () => this.save(), nap);
     } catch (err) {
       log.error('Napping not restored', { service: state.name, error: (err as Error).message });

@@ -1,10 +1,10 @@
 // Reading and writing kamal-proxy's state file (spec §1.11) on disk: atomic
 // replacement, and one write at a time per path. The JSON format itself lives
 // in state-codec.ts; its names are re-exported here so importers need one path.
-import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ServiceState } from '../service/options.ts';
+import { fsAsync } from '../util/node-fs.ts';
+import { randomHex } from '../util/random.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 import type { DecodedState } from './state-codec.ts';
 
@@ -34,7 +34,7 @@ export async function loadStateFile(path: string): Promise<DecodedState | null> 
   await writeChains.get(target); // see our own pending saves
   let text: string;
   try {
-    text = await readFile(target, 'utf8');
+    text = await fsAsync.readFile(target, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
@@ -47,22 +47,22 @@ export async function loadStateFile(path: string): Promise<DecodedState | null> 
 // a reader sees the old file or the new one, never half of one.
 async function writeAtomically(target: string, text: string): Promise<void> {
   const dir = dirname(target);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
+  await fsAsync.mkdir(dir, { recursive: true, mode: 0o700 });
+  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomHex(6)}.tmp`);
   let renamed = false;
   try {
-    const file = await open(temp, 'wx', 0o600);
+    const fd = await fsAsync.open(temp, 'wx', 0o600);
     try {
-      await file.chmod(0o600); // exact, whatever the umask
-      await file.writeFile(text, 'utf8');
-      await file.sync();
+      await fsAsync.fchmod(fd, 0o600); // exact, whatever the umask
+      await fsAsync.writeFile(fd, text, 'utf8');
+      await fsAsync.fsync(fd);
     } finally {
-      await file.close();
+      await fsAsync.close(fd);
     }
-    await rename(temp, target);
+    await fsAsync.rename(temp, target);
     renamed = true;
   } finally {
-    if (!renamed) await unlink(temp).catch(() => {});
+    if (!renamed) await fsAsync.unlink(temp).catch(() => {});
   }
   await syncDirectory(dir);
 }
@@ -70,13 +70,13 @@ async function writeAtomically(target: string, text: string): Promise<void> {
 // Makes the rename itself durable. Some filesystems cannot fsync a directory;
 // the file is in place by then, so that is not worth failing the save over.
 async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
+  const fd = await fsAsync.open(dir, 'r');
   try {
-    await handle.sync();
+    await fsAsync.fsync(fd);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR' && code !== 'EBADF') throw err;
   } finally {
-    await handle.close();
+    await fsAsync.close(fd);
   }
 }

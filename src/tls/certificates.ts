@@ -3,11 +3,15 @@
 // automatic certificates from an ACME CA. Services using the same CA and
 // cache share one AcmeManager, and every manager publishes its challenges in
 // one store, so the HTTP port and the TLS-ALPN handshake can answer for all.
+//
+// Both kinds of manager are loaded with the first service that needs one: the
+// ACME modules, with the node:crypto and node:fs/promises they import, are
+// 2.8 MiB of RSS that a proxy without TLS services never needs
+// (bench/README.md, "Memory").
 import type { ServiceOptions } from '../service/options.ts';
-import { AcmeManager } from './acme-manager.ts';
+import type { AcmeManager } from './acme-manager.ts';
 import { ChallengeStore } from './acme-challenges.ts';
 import type { CertManager } from './cert-manager.ts';
-import { StaticCertManager } from './static-cert.ts';
 
 export interface CertificatesOptions {
   // ACME directory for services deployed without one (`ACME_DIRECTORY` on
@@ -32,9 +36,14 @@ export class Certificates {
 
   // Throws 'unable to load certificate' for a bad custom pair.
   async managerFor(o: ServiceOptions): Promise<CertManager> {
-    if (o.tlsCertificatePath !== '') return StaticCertManager.load(o.tlsCertificatePath, o.tlsPrivateKeyPath);
+    if (o.tlsCertificatePath !== '') {
+      const { StaticCertManager } = await import('./static-cert.ts');
+      return StaticCertManager.load(o.tlsCertificatePath, o.tlsPrivateKeyPath);
+    }
     const directory = o.acmeDirectory || this.#opts.defaultDirectory;
     const key = `${directory}\n${o.acmeCachePath}`;
+    // Loaded before the lookup, so that two deploys racing here share one manager.
+    const { AcmeManager } = await import('./acme-manager.ts');
     let manager = this.#acme.get(key);
     if (manager === undefined) {
       manager = new AcmeManager({

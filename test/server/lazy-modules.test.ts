@@ -1,17 +1,29 @@
 // What a proxy loads at start is memory it holds for good (bench/README.md,
-// "Memory"): TLS, HTTP/2, Node's bundled fetch/WebSocket and npm undici each
-// cost megabytes, and a proxy with no TLS service needs none of them until its
-// HTTPS port is used. One ES import of node:http or node:tls anywhere would
-// bring them back; this catches that.
+// "Memory"): TLS, HTTP/2, Node's bundled fetch/WebSocket, npm undici,
+// node:crypto, node:fs/promises and the ACME, Docker and CLI client modules
+// each cost from a few hundred KiB to megabytes, and a proxy whose services
+// run without TLS or napping needs none of them. One ES import of node:fs,
+// node:util, node:http or node:crypto anywhere on the way would bring some
+// back; this catches that.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-test('a proxy without TLS services loads no TLS, HTTP/2 or undici until its HTTPS port gets a connection', () => {
+test('a proxy with plain-HTTP services loads no TLS, HTTP/2, crypto, fs/promises or undici, nor the ACME, Docker or CLI client modules, until it needs them', () => {
   const out = execFileSync(process.execPath, [join(import.meta.dirname, '..', 'fixtures', 'lazy-modules-probe.ts')], { encoding: 'utf8', timeout: 30_000 });
-  const { atStart, afterHttps } = JSON.parse(out.trim().split('\n').at(-1)!);
-  assert.deepEqual(atStart, { builtins: [], undici: false });
-  assert.deepEqual(afterHttps.builtins.sort(), ['http2', 'tls']);
+  const { atStart, afterHttps, afterCli } = JSON.parse(out.trim().split('\n').at(-1)!);
+  // After a restore of three services, a proxied request and a state save:
+  assert.equal(atStart.status, 200);
+  assert.equal(atStart.restored, true); // the probe does see our modules load
+  assert.deepEqual(atStart.builtins, []);
+  assert.deepEqual(atStart.ours, []);
+  assert.equal(atStart.undici, false);
+  // A connection to the HTTPS port loads TLS (with node:crypto) and HTTP/2, nothing else.
+  assert.deepEqual(afterHttps.builtins.sort(), ['crypto', 'http2', 'tls']);
+  assert.deepEqual(afterHttps.ours, []);
   assert.equal(afterHttps.undici, false);
+  // The CLI as `kamal-proxy run` loads it: the run verb, not the client verbs.
+  assert.equal(afterCli.run, true);
+  assert.deepEqual(afterCli.ours, []);
 });

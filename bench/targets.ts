@@ -12,7 +12,7 @@ import { ROOT } from './tools.ts';
 
 export type Target = { name: string; port: number };
 
-export type Napper = Target & { httpsPort: number; pid: number; logFile: string; stderrFile: string };
+export type Napper = Target & { httpsPort: number; pid: number; logFile: string; stderrFile: string; child: Child };
 
 // The service the HTTP/2 part goes through (the catch-all one is plain HTTP).
 export const TLS_SERVICE = 'bench-tls';
@@ -73,7 +73,7 @@ export async function startNapper(dir: string, backend: Backend, o: NapperOption
   } catch (e) {
     throw new Error(`${(e as Error).message}\n--- ${name} stderr ---\n${tail(stderrFile)}`);
   }
-  return { name, port, httpsPort, pid: child.proc.pid!, logFile, stderrFile };
+  return { name, port, httpsPort, pid: child.proc.pid!, logFile, stderrFile, child };
 }
 
 async function deploy(bin: string, env: NodeJS.ProcessEnv, args: string[]): Promise<void> {

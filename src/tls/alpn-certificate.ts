@@ -83,7 +83,7 @@ function time(d: Date): Buffer {
 
 // Not util.promisify: an ES import of node:util builds its namespace, whose
 // lazy getters load node:worker_threads, parseArgs and the assert diff
-// (1 MiB of RSS, bench/README.md "Memory").
+// (0.9 MiB of RSS, bench/README.md "Memory").
 function newP256KeyPair(): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   return new Promise((resolve, reject) => {
     generateKeyPair('ec', { namedCurve: 'P-256' }, (err, publicKey, privateKey) => {

@@ -4,7 +4,7 @@
 // first one or the first use of a module loaded on demand.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -24,7 +24,7 @@ test('after the install-time warm-up, neither the server nor the CLI loads the T
   const dir = mkdtempSync(join(tmpdir(), 'kn-cc-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [cold, warm, probeDir] = [join(dir, 'cold'), join(dir, 'warm'), join(dir, 'probes')];
-  execFileSync('mkdir', ['-p', join(probeDir, 'cold'), join(probeDir, 'warm')]);
+  for (const d of ['cold', 'warm']) mkdirSync(join(probeDir, d), { recursive: true });
   const env = (cache: string, probe: string) => ({ NODE_COMPILE_CACHE: cache, NODE_OPTIONS: `--import=${PROBE}`, PROBE_DIR: probe });
 
   // The probe can tell: a start with an empty cache loads the stripper.

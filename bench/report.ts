@@ -41,17 +41,50 @@ export function summarize(rounds: Round<Measured>[], targets: string[], direct: 
 }
 
 export function table(summaries: Summary[]): string {
-  const head = ['target', 'req/s', 'p50 ms', 'p99 ms', 'ratio to direct', 'req/s per round'];
-  const rows = summaries.map((s) => [
+  return render(['target', 'req/s', 'p50 ms', 'p99 ms', 'ratio to direct', 'req/s per round'], summaries.map((s) => [
     s.target,
     Math.round(s.reqPerSec).toLocaleString('en-US'),
     s.p50Ms.toFixed(2),
     s.p99Ms.toFixed(2),
     s.ratioToDirect.toFixed(2),
     s.runs.join(' / '),
-  ]);
+  ]));
+}
+
+// At a fixed load every target serves about the same req/s, so the figure to
+// compare is the latency a hop adds to direct's, taken within each round.
+export type AddedLatency = { target: string; reqPerSec: number; p50Ms: number; p99Ms: number; addedP50Ms: number; addedP99Ms: number; p99Runs: number[] };
+
+export function summarizeAdded(rounds: Round<Measured>[], targets: string[], direct: string): AddedLatency[] {
+  return targets.map((target) => {
+    const runs = rounds.map((r) => r[target]);
+    return {
+      target,
+      reqPerSec: median(runs.map((r) => r.reqPerSec)),
+      p50Ms: median(runs.map((r) => r.p50Ms)),
+      p99Ms: median(runs.map((r) => r.p99Ms)),
+      addedP50Ms: median(rounds.map((r) => r[target].p50Ms - r[direct].p50Ms)),
+      addedP99Ms: median(rounds.map((r) => r[target].p99Ms - r[direct].p99Ms)),
+      p99Runs: runs.map((r) => r.p99Ms),
+    };
+  });
+}
+
+export function addedTable(summaries: AddedLatency[]): string {
+  return render(['target', 'req/s', 'p50 ms', 'p99 ms', 'p50 added', 'p99 added', 'p99 ms per round'], summaries.map((s) => [
+    s.target,
+    Math.round(s.reqPerSec).toLocaleString('en-US'),
+    s.p50Ms.toFixed(2),
+    s.p99Ms.toFixed(2),
+    s.addedP50Ms.toFixed(2),
+    s.addedP99Ms.toFixed(2),
+    s.p99Runs.map((p) => p.toFixed(2)).join(' / '),
+  ]));
+}
+
+// Numbers right-aligned, names and the per-round list left-aligned.
+function render(head: string[], rows: string[][]): string {
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  // Numbers right-aligned, names and the runs list left-aligned.
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');

@@ -10,31 +10,37 @@ import { cleanup, installExitHandlers, makeTempDir, run, stopping } from './chil
 import { checkH2Target, checkNapperRouting, h2Rounds, h2Tools, negotiated, startH2Targets } from './h2.ts';
 import { H2LOAD_FLAGS } from './h2load.ts';
 import { get } from './net.ts';
-import { summarize, table, writeJson } from './report.ts';
+import { addedTable, summarize, summarizeAdded, table, writeJson } from './report.ts';
 import { interleavedRounds } from './rounds.ts';
 import { fileSize, rssKb, startNapper, startNginxProxy, tail, type Target } from './targets.ts';
 import { makeCertificate } from './tls.ts';
 import { requireTools } from './tools.ts';
-import { failure, wrk } from './wrk.ts';
+import { failure, pacedScript, wrk } from './wrk.ts';
 
 const WARMUP_SECONDS = 2;
+// The fixed-load part: each of wrk's 50 connections pauses this long after a
+// response, which offers about 2,200 req/s here, a tenth of what the proxies take.
+const DEFAULT_PAUSE_MS = 20;
 const USAGE = `Usage: npm run bench -- [--rounds N] [--duration SECONDS] [--quick]
   --rounds N          interleaved rounds over all targets (default 3)
   --duration SECONDS  length of each measured wrk and h2load run (default 10)
   --quick             smoke check: 1 round of 3 s runs
+  --pause-ms MS       the fixed-load part: each connection waits MS ms after
+                      a response (default ${DEFAULT_PAUSE_MS}; 0 skips the part)
   --no-nginx          use the Node backend and skip the nginx reference proxy
                       and the HTTP/2 part, as on a machine without nginx
   --proxy-node-options=OPTS
                       NODE_OPTIONS for the kamal-napper process only, e.g.
                       --proxy-node-options=--max-semi-space-size=2`;
 
-type Options = { rounds: number; duration: number; nginx: boolean; proxyNodeOptions: string };
+type Options = { rounds: number; duration: number; pauseMs: number; nginx: boolean; proxyNodeOptions: string };
 
 function options(): Options {
   const { values } = parseArgs({
     options: {
       rounds: { type: 'string' },
       duration: { type: 'string' },
+      'pause-ms': { type: 'string' },
       quick: { type: 'boolean', default: false },
       'no-nginx': { type: 'boolean', default: false },
       'proxy-node-options': { type: 'string', default: '' },
@@ -45,16 +51,17 @@ function options(): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const int = (v: string | undefined, fallback: number, name: string): number => {
+  const int = (v: string | undefined, fallback: number, name: string, min = 1): number => {
     if (v === undefined) return fallback;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < 1 || n > 3600) throw new Error(`--${name} must be a whole number from 1 to 3600, got ${v}`);
+    if (!Number.isInteger(n) || n < min || n > 3600) throw new Error(`--${name} must be a whole number from ${min} to 3600, got ${v}`);
     return n;
   };
   // Explicit --rounds/--duration still win over --quick.
   return {
     rounds: int(values.rounds, values.quick ? 1 : 3, 'rounds'),
     duration: int(values.duration, values.quick ? 3 : 10, 'duration'),
+    pauseMs: int(values['pause-ms'], DEFAULT_PAUSE_MS, 'pause-ms', 0),
     nginx: !values['no-nginx'],
     proxyNodeOptions: values['proxy-node-options'].trim(),
   };
@@ -75,9 +82,10 @@ async function main(): Promise<void> {
   const h2OrWhyNot = h2Tools(tools, opts.nginx);
   const h2 = typeof h2OrWhyNot === 'string' ? undefined : h2OrWhyNot;
   const perRun = WARMUP_SECONDS + opts.duration + 1;
-  // Setup and teardown allowance, plus every run (3 wrk targets, 3 h2load
-  // targets) with room for slowness.
-  installExitHandlers((120 + opts.rounds * (h2 ? 6 : 3) * perRun * 2) * 1000);
+  // Setup and teardown allowance, plus every run (3 wrk targets, at full and
+  // at a fixed load, and 3 h2load targets) with room for slowness.
+  const parts = 1 + (opts.pauseMs > 0 ? 1 : 0) + (h2 ? 1 : 0);
+  installExitHandlers((120 + opts.rounds * parts * 3 * perRun * 2) * 1000);
 
   const load = loadavg();
   const dir = makeTempDir();
@@ -115,6 +123,25 @@ async function main(): Promise<void> {
   );
   const rssAfterHttp1Kb = rssKb(napper.pid);
 
+  // The full-load rounds price a request; at 50 connections their p99 is
+  // mostly queueing (Little's law: 50 / req/s). At a fixed load far below
+  // capacity the latency is what a hop adds, the figure users of a lightly
+  // loaded server see.
+  const paced = opts.pauseMs > 0 ? pacedScript(dir, opts.pauseMs) : undefined;
+  const pacedRounds = paced
+    ? await interleavedRounds(
+      {
+        label: 'fixed-load ',
+        logPrefix: 'fixed-load round',
+        warmUp: (port) => wrk(tools.wrk, port, WARMUP_SECONDS, false, paced),
+        measure: (port) => wrk(tools.wrk, port, opts.duration, true, paced),
+        failure,
+      },
+      targets,
+      opts.rounds,
+    )
+    : [];
+
   const h2RoundList = h2 ? await h2Rounds(h2.h2load, dir, h2Targets, opts.rounds, opts.duration, WARMUP_SECONDS) : [];
 
   const rssAfterRunKb = rssKb(napper.pid);
@@ -126,6 +153,12 @@ async function main(): Promise<void> {
   const mb = (kb: number | undefined) => (kb === undefined ? 'n/a' : `${(kb / 1024).toFixed(1)} MiB`);
   console.log(`\n${opts.rounds} round(s), wrk -t1 -c50 -d${opts.duration}s after a ${WARMUP_SECONDS} s warm-up; medians over rounds\n`);
   console.log(table(summaries));
+  const pacedSummaries = pacedRounds.length ? summarizeAdded(pacedRounds, targets.map((t) => t.name), direct.name) : undefined;
+  if (pacedSummaries) {
+    console.log(`\nHTTP/1.1 at a fixed load: wrk -t1 -c50 -d${opts.duration}s, each connection pausing ${opts.pauseMs} ms after every response;`);
+    console.log(`medians over rounds; "added" is the target's latency minus direct's in the same round\n`);
+    console.log(addedTable(pacedSummaries));
+  }
   const h2Summaries = h2RoundList.length ? summarize(h2RoundList, h2Targets.map((t) => t.name), h2Targets[0].name) : undefined;
   if (h2Summaries) {
     console.log(`\nHTTP/2 over TLS: h2load ${H2LOAD_FLAGS.join(' ')} -D ${opts.duration} after a ${WARMUP_SECONDS} s warm-up; medians over rounds;`);
@@ -148,6 +181,7 @@ async function main(): Promise<void> {
     backend: backend.kind,
     summary: summaries,
     rounds,
+    fixedLoad: pacedSummaries ? { pauseMs: opts.pauseMs, summary: pacedSummaries, rounds: pacedRounds } : { skipped: '--pause-ms 0' },
     http2: h2Summaries
       ? { tool: 'h2load', flags: H2LOAD_FLAGS, summary: h2Summaries, rounds: h2RoundList }
       : { skipped: h2OrWhyNot },

@@ -1,4 +1,6 @@
 // Running wrk and reading its text report.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { run } from './children.ts';
 import { HOST } from './net.ts';
 
@@ -20,6 +22,17 @@ export async function wrk(bin: string, port: number, seconds: number, latency: b
   if (out.timedOut) throw new Error(`wrk ${args.join(' ')} did not finish in time`);
   if (out.code !== 0) throw new Error(`wrk ${args.join(' ')} exited ${out.code}:\n${out.stderr}${out.stdout}`);
   return parseWrk(out.stdout);
+}
+
+// A wrk script for a fixed load: after each response a connection waits
+// pauseMs before its next request, so 50 connections offer at most
+// 50 / (pauseMs + latency) requests per ms whatever the target could take.
+// Not an open-loop generator (none is packaged for Debian 12), but with the
+// pause far above the latency it offers nearly the same rate to every target.
+export function pacedScript(dir: string, pauseMs: number): string {
+  const file = join(dir, `paced-${pauseMs}ms.lua`);
+  writeFileSync(file, `function delay() return ${pauseMs} end\n`);
+  return file;
 }
 
 export function parseWrk(text: string): WrkResult {

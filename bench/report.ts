@@ -26,14 +26,25 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
+// A target's runs over the rounds, and the median of each figure.
+function medians(rounds: Round<Measured>[], target: string): { runs: Measured[]; reqPerSec: number; p50Ms: number; p99Ms: number } {
+  const runs = rounds.map((r) => r[target]);
+  return {
+    runs,
+    reqPerSec: median(runs.map((r) => r.reqPerSec)),
+    p50Ms: median(runs.map((r) => r.p50Ms)),
+    p99Ms: median(runs.map((r) => r.p99Ms)),
+  };
+}
+
 export function summarize(rounds: Round<Measured>[], targets: string[], direct: string): Summary[] {
   return targets.map((target) => {
-    const runs = rounds.map((r) => r[target]);
+    const { runs, reqPerSec, p50Ms, p99Ms } = medians(rounds, target);
     return {
       target,
-      reqPerSec: median(runs.map((r) => r.reqPerSec)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
+      reqPerSec,
+      p50Ms,
+      p99Ms,
       ratioToDirect: median(rounds.map((r) => r[target].reqPerSec / r[direct].reqPerSec)),
       runs: runs.map((r) => Math.round(r.reqPerSec)),
     };
@@ -57,12 +68,12 @@ export type AddedLatency = { target: string; reqPerSec: number; p50Ms: number; p
 
 export function summarizeAdded(rounds: Round<Measured>[], targets: string[], direct: string): AddedLatency[] {
   return targets.map((target) => {
-    const runs = rounds.map((r) => r[target]);
+    const { runs, reqPerSec, p50Ms, p99Ms } = medians(rounds, target);
     return {
       target,
-      reqPerSec: median(runs.map((r) => r.reqPerSec)),
-      p50Ms: median(runs.map((r) => r.p50Ms)),
-      p99Ms: median(runs.map((r) => r.p99Ms)),
+      reqPerSec,
+      p50Ms,
+      p99Ms,
       addedP50Ms: median(rounds.map((r) => r[target].p50Ms - r[direct].p50Ms)),
       addedP99Ms: median(rounds.map((r) => r[target].p99Ms - r[direct].p99Ms)),
       p99Runs: runs.map((r) => r.p99Ms),

@@ -26,11 +26,9 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-// A target's runs over the rounds, and the median of each figure.
-function medians(rounds: Round<Measured>[], target: string): { runs: Measured[]; reqPerSec: number; p50Ms: number; p99Ms: number } {
-  const runs = rounds.map((r) => r[target]);
+// The median of each figure over a target's runs.
+function medians(runs: Measured[]): Measured {
   return {
-    runs,
     reqPerSec: median(runs.map((r) => r.reqPerSec)),
     p50Ms: median(runs.map((r) => r.p50Ms)),
     p99Ms: median(runs.map((r) => r.p99Ms)),
@@ -39,12 +37,10 @@ function medians(rounds: Round<Measured>[], target: string): { runs: Measured[];
 
 export function summarize(rounds: Round<Measured>[], targets: string[], direct: string): Summary[] {
   return targets.map((target) => {
-    const { runs, reqPerSec, p50Ms, p99Ms } = medians(rounds, target);
+    const runs = rounds.map((r) => r[target]);
     return {
       target,
-      reqPerSec,
-      p50Ms,
-      p99Ms,
+      ...medians(runs),
       ratioToDirect: median(rounds.map((r) => r[target].reqPerSec / r[direct].reqPerSec)),
       runs: runs.map((r) => Math.round(r.reqPerSec)),
     };
@@ -68,12 +64,10 @@ export type AddedLatency = { target: string; reqPerSec: number; p50Ms: number; p
 
 export function summarizeAdded(rounds: Round<Measured>[], targets: string[], direct: string): AddedLatency[] {
   return targets.map((target) => {
-    const { runs, reqPerSec, p50Ms, p99Ms } = medians(rounds, target);
+    const runs = rounds.map((r) => r[target]);
     return {
       target,
-      reqPerSec,
-      p50Ms,
-      p99Ms,
+      ...medians(runs),
       addedP50Ms: median(rounds.map((r) => r[target].p50Ms - r[direct].p50Ms)),
       addedP99Ms: median(rounds.map((r) => r[target].p99Ms - r[direct].p99Ms)),
       p99Runs: runs.map((r) => r.p99Ms),

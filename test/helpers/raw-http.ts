@@ -17,10 +17,15 @@ export function rawGet(port: number, path: string, host: string): Promise<{ stat
 }
 
 // Sends the bytes, keeps the connection open, and returns everything received
-// until the server closes it (or waitMs passes).
-export function rawExchange(port: number, text: string | Buffer, waitMs = 3_000): Promise<string> {
+// until the server closes it (or waitMs passes). Given pieces, it writes them
+// PIECE_GAP_MS apart, so the server reads them as separate chunks.
+const PIECE_GAP_MS = 50;
+export function rawExchange(port: number, text: string | Buffer | (string | Buffer)[], waitMs = 3_000): Promise<string> {
+  const pieces = Array.isArray(text) ? text : [text];
   return new Promise((resolve, reject) => {
-    const socket = net.connect(port, '127.0.0.1', () => socket.write(text));
+    const socket = net.connect(port, '127.0.0.1', () => {
+      pieces.forEach((piece, i) => (i === 0 ? socket.write(piece) : setTimeout(() => socket.write(piece), i * PIECE_GAP_MS)));
+    });
     let out = '';
     const timer = setTimeout(() => socket.destroy(), waitMs);
     socket.setEncoding('latin1');

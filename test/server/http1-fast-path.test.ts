@@ -92,14 +92,7 @@ describe('HTTP/1.1 fast path', () => {
   });
 
   test('a body that arrives after its head, or over 64 KiB, goes to node:http whole; Content-Length: 0 is taken', async () => {
-    const split = await new Promise<string>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.write('POST /split HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello');
-        setTimeout(() => s.write('world'), 50);
-      });
-      let out = '';
-      s.setEncoding('latin1').on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
-    });
+    const split = await rawExchange(port, ['POST /split HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\nConnection: close\r\n\r\nhello', 'world']);
     assert.match(split, /POST \/split body=10$/);
     const big = 64 * 1024 + 1;
     const large = await rawExchange(port, `POST /big HTTP/1.1\r\nHost: h\r\nContent-Length: ${big}\r\nConnection: close\r\n\r\n${'x'.repeat(big)}`);
@@ -110,14 +103,7 @@ describe('HTTP/1.1 fast path', () => {
   });
 
   test('a head split over two writes, Expect and HTTP/1.0 go to node:http and are answered', async () => {
-    const split = await new Promise<string>((resolve, reject) => {
-      const s = net.connect(port, '127.0.0.1', () => {
-        s.write('GET /split HTTP/1.1\r\nHo');
-        setTimeout(() => s.write('st: h\r\nConnection: close\r\n\r\n'), 50);
-      });
-      let out = '';
-      s.setEncoding('latin1').on('data', (d) => (out += d)).on('close', () => resolve(out)).on('error', reject);
-    });
+    const split = await rawExchange(port, ['GET /split HTTP/1.1\r\nHo', 'st: h\r\nConnection: close\r\n\r\n']);
     assert.match(split, /GET \/split body=0$/);
     await rawExchange(port, 'GET /e HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n');
     const old = await rawExchange(port, 'GET /old HTTP/1.0\r\nHost: h\r\n\r\n');

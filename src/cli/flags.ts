@@ -3,7 +3,7 @@
 // us with the same argv it gives kamal-proxy and prints our errors verbatim.
 // Value parsing follows the Go functions pflag calls: strconv.ParseBool,
 // strconv.ParseInt(s, 0, 64), time.ParseDuration and encoding/csv.
-import { formatGoDuration, parseGoDuration } from './duration.ts';
+import { formatGoDuration, parseGoDuration } from '../util/go-duration.ts';
 import { readCsvRecord, writeCsvRecord } from './csv.ts';
 import { goQuote, goQuoteRune } from './go-quote.ts';
 

@@ -1,6 +1,6 @@
 // The original Kamal Napper's commands, talking to the running proxy:
 // `status`, `wake SERVICE`, `nap SERVICE`, `stop-all`.
-import { formatGoDuration } from './duration.ts';
+import { formatGoDuration } from '../util/go-duration.ts';
 import { socketPath } from '../config/paths.ts';
 import { call } from '../control/client.ts';
 import type { NapStatusEntry } from '../control/protocol.ts';

@@ -8,7 +8,7 @@
 // what is in flight (proxied requests, open WebSockets and streams), so a long
 // session is never cut; the idle clock starts when the last one ends.
 import * as d from '../config/defaults.ts';
-import { formatGoDuration } from '../cli/duration.ts';
+import { formatGoDuration } from '../util/go-duration.ts';
 import { log } from '../log/logger.ts';
 import type { NapOptions, NapPersisted, NapStateName } from './nap-options.ts';
 import type { Runtime } from './runtime.ts';

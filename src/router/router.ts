@@ -10,7 +10,7 @@ import type { Napper } from '../nap/napper.ts';
 import type tls from 'node:tls';
 import { Certificates } from '../tls/certificates.ts';
 import type { Certificate } from '../tls/certificate.ts';
-import { formatGoDuration } from '../cli/duration.ts';
+import { formatGoDuration } from '../util/go-duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
 import { loadErrorPages } from '../pages/pages.ts';

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatGoDuration, parseGoDuration } from '../../src/cli/duration.ts';
+import { formatGoDuration, parseGoDuration } from '../../src/util/go-duration.ts';
 
 describe('parseGoDuration', () => {
   it('parses Go duration syntax into milliseconds', () => {

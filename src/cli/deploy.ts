@@ -5,6 +5,8 @@ import * as d from '../config/defaults.ts';
 import { dataDir, socketPath } from '../config/paths.ts';
 import { call } from '../control/client.ts';
 import type { DeployParams } from '../control/protocol.ts';
+import { NAP_FLAGS } from '../nap/nap-flags.ts';
+import type { NapFlags } from '../nap/nap-options.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../service/options.ts';
 import { validateServiceOptions } from '../service/validate.ts';
 import { UsageError } from './command.ts';
@@ -49,15 +51,9 @@ export const deployFlags: FlagSpec[] = [
   { name: 'forward-headers', type: 'bool', default: false, usage: 'Forward X-Forwarded headers to target (default false if TLS enabled; otherwise true)' },
   { name: 'client-ip-header', type: 'string', default: '', usage: 'Header to read the client IP from (replaces X-Forwarded-For)' },
   { name: 'scope-cookie-paths', type: 'bool', default: false, usage: 'Scope cookie paths to the path prefix' },
-  // Napping (kamal-napper's own): any of these turns it on for the service.
-  { name: 'idle-timeout', type: 'duration', default: 0, usage: 'Stop the app after this long without requests (0: never; default: the napping config, 15m)' },
-  { name: 'wake-timeout', type: 'duration', default: d.DEFAULT_NAP_WAKE_TIMEOUT_MS, usage: 'Longest wait for a napping app to start and become healthy' },
-  { name: 'nap-container', type: 'string', default: '', usage: "Container to stop and start (default: each target's host, a container ID under Kamal)" },
-  { name: 'nap-command', type: 'string', default: '', usage: 'Shell command that runs the app as a local process (stopped with SIGTERM)' },
-  { name: 'nap-group', type: 'bool', default: false, usage: "Also stop and start the other roles' containers of the same Kamal service and destination" },
+  // Ours (src/nap/nap-flags.ts): any nap flag turns napping on for the service.
+  ...NAP_FLAGS.map(({ name, type, default: value, usage }) => ({ name, type, default: value, usage })),
 ];
-
-const NAP_FLAGS = ['idle-timeout', 'wake-timeout', 'nap-container', 'nap-command', 'nap-group'];
 
 export function buildDeployParams(service: string, f: ParsedFlags, env: NodeJS.ProcessEnv = process.env): DeployParams {
   const v = f.values;
@@ -121,8 +117,8 @@ export function buildDeployParams(service: string, f: ParsedFlags, env: NodeJS.P
     scopeCookiePaths: v['scope-cookie-paths'] as boolean,
   };
   validateServiceOptions(serviceOptions);
-  const naps = NAP_FLAGS.some((name) => given.has(name));
-  if (naps && v['nap-command'] !== '' && v['nap-container'] !== '') {
+  const nap = givenNapFlagsOf(f);
+  if (nap !== null && nap.command && nap.container) {
     throw new UsageError('--nap-command and --nap-container are mutually exclusive: an app is a process or a container');
   }
   return {
@@ -134,16 +130,16 @@ export function buildDeployParams(service: string, f: ParsedFlags, env: NodeJS.P
     force: v.force as boolean,
     serviceOptions,
     targetOptions,
-    nap: naps
-      ? {
-          idleTimeoutMs: given.has('idle-timeout') ? (v['idle-timeout'] as number) : null,
-          wakeTimeoutMs: given.has('wake-timeout') ? (v['wake-timeout'] as number) : null,
-          container: v['nap-container'] as string,
-          command: v['nap-command'] as string,
-          group: v['nap-group'] as boolean,
-        }
-      : null,
+    nap,
   };
+}
+
+// The nap flags given on the command line, or null when none was: then
+// labels and the proxy's defaults decide whether the service naps.
+function givenNapFlagsOf(f: ParsedFlags): NapFlags | null {
+  const given = NAP_FLAGS.filter((spec) => f.given.has(spec.name));
+  if (given.length === 0) return null;
+  return Object.fromEntries(given.map((spec) => [spec.key, f.values[spec.name]])) as NapFlags;
 }
 
 export const LETS_ENCRYPT_STAGING_URL = 'https://acme-staging-v02.api.letsencrypt.org/directory';

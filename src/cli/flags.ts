@@ -4,6 +4,7 @@
 // Value parsing follows the Go functions pflag calls: strconv.ParseBool,
 // strconv.ParseInt(s, 0, 64), time.ParseDuration and encoding/csv.
 import { formatGoDuration, parseGoDuration } from '../util/go-duration.ts';
+import { parseGoBool } from '../util/go-bool.ts';
 import { readCsvRecord, writeCsvRecord } from './csv.ts';
 import { goQuote, goQuoteRune } from './go-quote.ts';
 
@@ -127,7 +128,7 @@ function firstByte(s: string): number {
 function convert(spec: FlagSpec, text: string, current: FlagValue, seen: boolean): FlagValue {
   switch (spec.type) {
     case 'bool':
-      return parseGoBool(text);
+      return parseBoolFlag(text);
     case 'string':
       return text;
     case 'int':
@@ -143,11 +144,11 @@ function convert(spec: FlagSpec, text: string, current: FlagValue, seen: boolean
   }
 }
 
-// strconv.ParseBool
-function parseGoBool(text: string): boolean {
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
-  throw new Error(`strconv.ParseBool: parsing ${goQuote(text)}: invalid syntax`);
+// strconv.ParseBool, with its error
+function parseBoolFlag(text: string): boolean {
+  const value = parseGoBool(text);
+  if (value === undefined) throw new Error(`strconv.ParseBool: parsing ${goQuote(text)}: invalid syntax`);
+  return value;
 }
 
 const MAX_UINT64 = (1n << 64n) - 1n;

@@ -3,11 +3,21 @@
 import { formatGoDuration } from '../util/go-duration.ts';
 import { socketPath } from '../config/paths.ts';
 import { call } from '../control/client.ts';
-import type { NapStatusEntry } from '../control/protocol.ts';
+import type { NapStatusEntry, NapStatusReply, UnsavedState } from '../control/protocol.ts';
 import type { Command } from './command.ts';
 import { formatTable } from './table.ts';
 
-export function formatStatus(entries: readonly NapStatusEntry[], now = Date.now()): string {
+// An unsaved state comes first: a restart would lose what it lacks.
+export function formatStatus(reply: NapStatusReply, now = Date.now()): string {
+  return formatUnsaved(reply.unsavedState) + formatServices(reply.services, now);
+}
+
+function formatUnsaved(unsaved: UnsavedState | null): string {
+  if (unsaved === null) return '';
+  return `Warning: state not saved since ${new Date(unsaved.sinceMs).toISOString()}: ${unsaved.error}\n`;
+}
+
+function formatServices(entries: readonly NapStatusEntry[], now: number): string {
   if (entries.length === 0) return 'No service naps. Deploy with --idle-timeout, --nap-command or --nap-container.\n';
   const rows = entries.map((e) => [
     e.service,
@@ -24,7 +34,7 @@ export function formatStatus(entries: readonly NapStatusEntry[], now = Date.now(
 
 export const statusCommand: Command = {
   name: 'status',
-  summary: 'Show every napping service: state, activity, idle timeout, wakes',
+  summary: 'Show every napping service (state, activity, idle timeout, wakes), and whether the state is saved',
   usage: 'status',
   args: 0,
   flags: [],

@@ -1,6 +1,8 @@
 // `run` options may come from the environment, as in kamal-proxy: a
 // KAMAL_PROXY_-prefixed name wins over the bare one, and the value only
 // replaces the flag's default (an explicit flag still wins).
+import { parseGoBool } from '../util/go-bool.ts';
+
 export const ENV_PREFIX = 'KAMAL_PROXY_';
 
 export function envValue(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
@@ -11,10 +13,7 @@ export function envValue(name: string, env: NodeJS.ProcessEnv = process.env): st
 // parse and keeps the built-in default, so do we.
 export function envBool(name: string, fallback: boolean, env: NodeJS.ProcessEnv = process.env): boolean {
   const v = envValue(name, env);
-  if (v === undefined) return fallback;
-  if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-  if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-  return fallback;
+  return v === undefined ? fallback : (parseGoBool(v) ?? fallback);
 }
 
 export function envInt(name: string, fallback: number, env: NodeJS.ProcessEnv = process.env): number {

@@ -1,16 +1,12 @@
 // The private protocol between the CLI and the running server: one JSON line
 // each way per connection, over a unix socket. (kamal-proxy uses Go's net/rpc
 // with gob here; Kamal only ever drives the CLI, so the wire format is ours.)
+import type { NapFlags } from '../nap/nap-options.ts';
 import type { ServiceOptions, TargetOptions } from '../service/options.ts';
 
-// Nap flags as given: null means "not given, use the proxy's napping config".
-export interface NapRequest {
-  idleTimeoutMs: number | null;
-  wakeTimeoutMs: number | null;
-  container: string;
-  command: string;
-  group: boolean;
-}
+// Nap flags as given (see NapFlags): absent ones defer to the app
+// container's labels and the proxy's napping config.
+export type NapRequest = NapFlags;
 
 export interface DeployParams {
   service: string;
@@ -21,7 +17,7 @@ export interface DeployParams {
   force: boolean;
   serviceOptions: ServiceOptions;
   targetOptions: TargetOptions;
-  nap?: NapRequest | null; // absent or null: the service does not nap
+  nap?: NapRequest | null; // absent or null: no nap flag given
 }
 
 export interface ServiceParams {
@@ -46,6 +42,20 @@ export interface NapStatusEntry {
   idleTimeoutMs: number;
   wakes: number;
   runtime: string;
+}
+
+// Since the first of a run of failed saves: the change took effect, but the
+// state file does not have it (a restart would lose it). `error` is the
+// latest failure. Gone after the next good save.
+export interface UnsavedState {
+  sinceMs: number; // epoch ms
+  error: string;
+}
+
+// `kamal-napper status`: the napping services, and whether the state is saved.
+export interface NapStatusReply {
+  services: NapStatusEntry[];
+  unsavedState: UnsavedState | null;
 }
 
 export interface PauseParams {
@@ -84,7 +94,7 @@ export interface Methods {
   rolloutSet: { params: RolloutSetParams; result: null };
   rolloutStop: { params: ServiceParams; result: null };
   list: { params: Record<string, never>; result: ListEntry[] };
-  napStatus: { params: Record<string, never>; result: NapStatusEntry[] };
+  napStatus: { params: Record<string, never>; result: NapStatusReply };
   napWake: { params: ServiceParams; result: null };
   napNap: { params: ServiceParams; result: null };
   napStopAll: { params: Record<string, never>; result: string[] };

@@ -30,7 +30,7 @@ export class ControlServer {
       rolloutSet: async (p) => (await router.rolloutSet(p.service, p.percentage, p.allowlist), null),
       rolloutStop: async (p) => (await router.rolloutStop(p.service), null),
       list: async () => router.list(),
-      napStatus: async () => router.napStatus(),
+      napStatus: async () => ({ services: router.napStatus(), unsavedState: router.unsavedState() }),
       napWake: async (p) => (await router.napWake(p.service), null),
       napNap: async (p) => (await router.napNap(p.service), null),
       napStopAll: async () => router.napStopAll(),

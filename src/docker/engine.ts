@@ -47,7 +47,8 @@ export interface ListOptions {
 }
 
 export interface EngineOptions {
-  socketPath?: string;
+  socketPath?: string; // the daemon's unix socket (the default)
+  url?: string; // or an HTTP endpoint, e.g. a filtering socket proxy: http://docker-proxy:2375
   timeoutMs?: number; // per call; stop adds its own grace period on top
 }
 
@@ -61,33 +62,51 @@ export class EngineError extends Error {
   }
 }
 
-// `DOCKER_HOST=unix:///path` picks the socket, as it does for the docker CLI.
-// Other schemes (tcp://, ssh://) are refused rather than silently ignored.
-export function socketPathFromEnv(env: NodeJS.ProcessEnv = process.env): string {
+// `DOCKER_HOST` picks the daemon, as it does for the docker CLI:
+// `unix:///path`, or `tcp://host:port` for a filtering socket proxy in
+// between (plain HTTP: such a proxy sits on a private Docker network).
+// TLS (DOCKER_TLS_VERIFY) and ssh:// are refused rather than silently ignored.
+export function endpointFromEnv(env: NodeJS.ProcessEnv = process.env): { socketPath: string } | { url: string } {
   const host = env.DOCKER_HOST;
-  if (host === undefined || host === '') return DEFAULT_SOCKET_PATH;
-  if (host.startsWith('unix://')) return host.slice('unix://'.length);
-  throw new Error(`DOCKER_HOST=${host} is not supported: only unix:// sockets are`);
+  if (host === undefined || host === '') return { socketPath: DEFAULT_SOCKET_PATH };
+  if (host.startsWith('unix://')) return { socketPath: host.slice('unix://'.length) };
+  if (host.startsWith('tcp://') && !env.DOCKER_TLS_VERIFY) {
+    const url = new URL(`http://${host.slice('tcp://'.length)}`);
+    if (url.pathname !== '/' || url.search !== '') throw new Error(`DOCKER_HOST=${host}: expected tcp://host:port`);
+    return { url: url.origin };
+  }
+  throw new Error(`DOCKER_HOST=${host} is not supported: only unix:// sockets and plain tcp:// (no TLS) are`);
 }
 
 type Method = 'GET' | 'POST';
 
 export class DockerEngine {
-  readonly socketPath: string;
+  readonly socketPath: string; // "" when the daemon is reached over TCP
+  readonly address: string; // the socket path or URL, for messages
   readonly timeoutMs: number;
+  readonly #origin: string;
   readonly #pool: Pool;
   #apiVersion: Promise<string> | null = null;
   #closed = false;
   readonly #streams = new Set<EventStream>();
 
   constructor(options: EngineOptions = {}) {
-    this.socketPath = options.socketPath ?? socketPathFromEnv();
+    this.socketPath = options.url !== undefined ? '' : (options.socketPath ?? DEFAULT_SOCKET_PATH);
+    this.#origin = options.url ?? 'http://localhost';
+    this.address = this.socketPath || this.#origin;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#pool = new (undici().Pool)('http://localhost', { socketPath: this.socketPath, connections: 8 });
+    this.#pool = new (undici().Pool)(this.#origin, { ...this.#socketOption(), connections: 8 });
   }
 
   static fromEnv(env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): DockerEngine {
-    return new DockerEngine({ socketPath: socketPathFromEnv(env), timeoutMs });
+    return new DockerEngine({ ...endpointFromEnv(env), timeoutMs });
+  }
+
+  // Resolves when a daemon answers /_ping; rejects with the cause otherwise
+  // (its `cause.code` tells EACCES from ENOENT), for a start-up diagnosis.
+  async reach(timeoutMs = this.timeoutMs): Promise<void> {
+    const res = await this.#call('GET', '/_ping', timeoutMs);
+    if (res.status !== 200) throw new EngineError(`Docker Engine answered ${res.status} to GET /_ping`, res.status);
   }
 
   // GET /_ping: true when a daemon answers. Never throws.
@@ -168,7 +187,7 @@ export class DockerEngine {
     onEvent: (event: EngineEvent) => void,
     onEnd?: (error: Error) => void,
   ): EventStream {
-    const client = new (undici().Client)('http://localhost', { socketPath: this.socketPath, bodyTimeout: 0 });
+    const client = new (undici().Client)(this.#origin, { ...this.#socketOption(), bodyTimeout: 0 });
     const abort = new AbortController();
     let closed = false;
     let resolveReady!: () => void;
@@ -242,6 +261,10 @@ export class DockerEngine {
 
   // Private
 
+  #socketOption(): { socketPath?: string } {
+    return this.socketPath === '' ? {} : { socketPath: this.socketPath };
+  }
+
   async #versioned(method: Method, path: string, timeoutMs = this.timeoutMs): Promise<Reply> {
     return this.#call(method, `/v${await this.apiVersion()}${path}`, timeoutMs);
   }
@@ -265,7 +288,7 @@ export class DockerEngine {
         throw new Error(`Docker Engine did not answer ${method} ${path} within ${timeoutMs} ms`);
       }
       const e = asError(error);
-      throw new Error(`Docker Engine at ${this.socketPath}: ${e.message}`, { cause: e });
+      throw new Error(`Docker Engine at ${this.address}: ${e.message}`, { cause: e });
     }
   }
 }

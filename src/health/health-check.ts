@@ -2,6 +2,7 @@
 // --health-check-port), any 2xx is healthy. The first check runs at once, then
 // one per interval, each with its own timeout, as in kamal-proxy.
 import { undici } from '../http/undici.ts';
+import { acceptBareLf } from '../http/undici-bare-lf.ts';
 import type { Dispatcher } from 'undici';
 import { HEALTH_CHECK_USER_AGENT } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
@@ -16,7 +17,8 @@ export interface HealthCheckConsumer {
 let agent: Dispatcher | null = null;
 function checkAgent(): Dispatcher {
   const { Agent, redirectInterceptor } = undici();
-  agent ??= new Agent({ keepAliveTimeout: 1_000 }).compose(redirectInterceptor({ maxRedirections: 10 }));
+  // Bare-LF responses pass, as they do when proxied.
+  agent ??= acceptBareLf(new Agent({ keepAliveTimeout: 1_000 })).compose(redirectInterceptor({ maxRedirections: 10 }));
   return agent;
 }
 

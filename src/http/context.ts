@@ -3,6 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { clientAddress } from './client-address.ts';
 
 export interface ErrorRenderer {
   render(status: number, message?: string): string;
@@ -16,6 +17,7 @@ export class RequestContext {
   readonly startedAt: number; // performance.now(), ms with sub-µs precision (no BigInt per request)
   // The client's address, read at the start: an HTTP/2 stream's socket is
   // unbound from its session once the stream ends, before the request log.
+  // `a.b.c.d` for an IPv4 client, also on a dual-stack listener.
   readonly clientAddr: string;
   readonly clientPort: number;
   readonly scheme: 'http' | 'https';
@@ -55,7 +57,7 @@ export class RequestContext {
     this.req = req;
     this.res = res;
     this.socket = socket;
-    this.clientAddr = (socket as Socket).remoteAddress ?? '';
+    this.clientAddr = clientAddress((socket as Socket).remoteAddress);
     this.clientPort = (socket as Socket).remotePort ?? 0;
     this.scheme = scheme;
     this.port = port;

@@ -1,14 +1,17 @@
 // Napping defaults for the whole proxy, with the original Kamal Napper's keys.
 // Precedence, highest first:
 //   1. deploy flags (--idle-timeout, --wake-timeout) for that service
-//   2. environment: KAMAL_NAPPER_IDLE_TIMEOUT, KAMAL_NAPPER_POLL_INTERVAL,
-//      KAMAL_NAPPER_STARTUP_TIMEOUT, KAMAL_NAPPER_MAX_RETRIES,
+//   2. the app container's labels (kamal-napper.idle-timeout, ...; nap-labels.ts)
+//   3. environment: KAMAL_NAPPER_IDLE_TIMEOUT, KAMAL_NAPPER_POLL_INTERVAL,
+//      KAMAL_NAPPER_WAKE_TIMEOUT (or STARTUP_TIMEOUT), KAMAL_NAPPER_MAX_RETRIES,
 //      KAMAL_NAPPER_IGNORE_USER_AGENTS (comma-separated)
-//   3. the config file: $KAMAL_NAPPER_CONFIG, else config/kamal_napper.yml
-//      (flat `key: value` lines, times in seconds)
-//   4. built-in defaults (src/config/defaults.ts)
+//   4. the config file: $KAMAL_NAPPER_CONFIG, else config/kamal_napper.yml
+//      (flat `key: value` lines)
+//   5. built-in defaults (src/config/defaults.ts)
+// Times are Go durations (`15m`) or plain seconds (`900`).
 import { fs } from '../util/node-fs.ts';
 import * as d from '../config/defaults.ts';
+import { parseDurationOrSeconds } from '../util/go-duration.ts';
 
 const { readFileSync } = fs;
 
@@ -22,7 +25,7 @@ export interface NapConfig {
 
 export class NapConfigError extends Error {}
 
-const KEYS = ['idle_timeout', 'poll_interval', 'startup_timeout', 'max_retries', 'ignore_user_agents'] as const;
+const KEYS = ['idle_timeout', 'poll_interval', 'wake_timeout', 'startup_timeout', 'max_retries', 'ignore_user_agents'] as const;
 type Key = (typeof KEYS)[number];
 
 export function loadNapConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): NapConfig {
@@ -30,9 +33,12 @@ export function loadNapConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
   const file = readConfigFile(path, env.KAMAL_NAPPER_CONFIG !== undefined);
   const value = (key: Key): string | undefined => env[`KAMAL_NAPPER_${key.toUpperCase()}`] ?? file[key];
   return {
-    idleTimeoutMs: seconds(value('idle_timeout'), 'idle_timeout', d.DEFAULT_NAP_IDLE_TIMEOUT_MS),
-    pollIntervalMs: seconds(value('poll_interval'), 'poll_interval', d.DEFAULT_NAP_POLL_INTERVAL_MS),
-    wakeTimeoutMs: seconds(value('startup_timeout'), 'startup_timeout', d.DEFAULT_NAP_WAKE_TIMEOUT_MS),
+    idleTimeoutMs: duration(value('idle_timeout'), 'idle_timeout', d.DEFAULT_NAP_IDLE_TIMEOUT_MS),
+    pollIntervalMs: duration(value('poll_interval'), 'poll_interval', d.DEFAULT_NAP_POLL_INTERVAL_MS),
+    // wake_timeout is the deploy flag's name; startup_timeout the original Napper's.
+    wakeTimeoutMs: value('wake_timeout') !== undefined
+      ? duration(value('wake_timeout'), 'wake_timeout', d.DEFAULT_NAP_WAKE_TIMEOUT_MS)
+      : duration(value('startup_timeout'), 'startup_timeout', d.DEFAULT_NAP_WAKE_TIMEOUT_MS),
     maxRetries: count(value('max_retries'), 'max_retries', d.DEFAULT_NAP_MAX_RETRIES),
     ignoreUserAgents: list(value('ignore_user_agents')) ?? d.DEFAULT_NAP_IGNORE_USER_AGENTS,
   };
@@ -71,11 +77,13 @@ function unquote(s: string): string {
   return s.replace(/^(['"])(.*)\1$/, '$2');
 }
 
-function seconds(v: string | undefined, key: string, fallback: number): number {
+function duration(v: string | undefined, key: string, fallback: number): number {
   if (v === undefined || v === '') return fallback;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new NapConfigError(`${key} must be a number of seconds, got "${v}"`);
-  return n * 1000;
+  try {
+    return parseDurationOrSeconds(v);
+  } catch {
+    throw new NapConfigError(`${key} must be a duration such as 15m or 90s, or a number of seconds, got "${v}"`);
+  }
 }
 
 function count(v: string | undefined, key: string, fallback: number): number {

@@ -183,6 +183,9 @@ export class Napper {
   // with exponential backoff, up to max_retries more attempts.
   async #startRuntimes(deadline: number): Promise<void> {
     for (;;) {
+      // A removed service (`kamal app stop` runs `remove`, then stops the
+      // container) must not start its app again from a retry.
+      if (this.#closed) throw new WakeError('the service was removed');
       this.#startAttempts++;
       try {
         await beforeDeadline(Promise.all(this.runtimes.map((r) => r.start())), deadline, 'start');
@@ -200,6 +203,7 @@ export class Napper {
 
   async #waitUntilReady(deadline: number): Promise<void> {
     for (;;) {
+      if (this.#closed) throw new WakeError('the service was removed');
       this.#probes++;
       if (await beforeDeadline(this.#hooks.probe(), deadline, 'ready').catch(rethrowUnlessProbe)) return;
       if (Date.now() >= deadline) {

@@ -3,16 +3,19 @@
 // its hooks: probe = the service's health check on its writer targets,
 // ready = targets take traffic, asleep = stop health-checking.
 import { fs } from '../util/node-fs.ts';
-import type { NapRequest, NapStatusEntry } from '../control/protocol.ts';
-import type { DockerEngine } from '../docker/engine.ts';
+import type { NapStatusEntry } from '../control/protocol.ts';
+import type { ContainerInfo, DockerEngine } from '../docker/engine.ts';
 import { probeOnce } from '../health/health-check.ts';
 import { log } from '../log/logger.ts';
 import type { NapConfig } from '../nap/nap-config.ts';
-import type { NapOptions, NapPersisted } from '../nap/nap-options.ts';
+import { napFlagsFromLabels } from '../nap/nap-labels.ts';
+import { givenNapFlags } from '../nap/nap-options.ts';
+import type { NapFlags, NapOptions, NapPersisted } from '../nap/nap-options.ts';
 import { Napper } from '../nap/napper.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Runtime } from '../nap/runtime.ts';
 import type { Service } from '../service/service.ts';
+import { parseTargetAddress } from '../target/address.ts';
 
 const { mkdirSync } = fs;
 
@@ -27,14 +30,39 @@ export interface PreparedNap {
   runtimes: Runtime[];
 }
 
-export function resolveNapOptions(r: NapRequest, config: NapConfig): NapOptions {
+export function resolveNapOptions(r: NapFlags, config: NapConfig): NapOptions {
   return {
     idleTimeoutMs: r.idleTimeoutMs ?? config.idleTimeoutMs,
     wakeTimeoutMs: r.wakeTimeoutMs ?? config.wakeTimeoutMs,
-    container: r.container,
-    command: r.command,
-    group: r.group,
+    container: r.container ?? '',
+    command: r.command ?? '',
+    group: r.group ?? false,
   };
+}
+
+// Whether a deploy naps, and with what: its flags win over the app
+// container's `kamal-napper.*` labels. With Docker access, a Kamal app
+// container (labelled `service` and `role`; accessories have no role) naps
+// with neither, unless the proxy-wide idle timeout is 0. Null: no napping.
+export async function napFlagsFor(service: string, flags: NapFlags | null | undefined, targets: readonly string[], env: NapEnvironment): Promise<NapFlags | null> {
+  const given = flags ? givenNapFlags(flags) : null;
+  if (env.docker === null || given?.command || targets.length === 0) return given;
+  const container = given?.container || parseTargetAddress(targets[0]!).host;
+  let info: ContainerInfo | null;
+  try {
+    info = await env.docker.inspectContainer(container);
+  } catch (err) {
+    if (given === null) log.warn('Not napping: Docker did not answer', { service, container, error: (err as Error).message });
+    return given;
+  }
+  if (info === null || !isKamalApp(info.labels)) return given;
+  const merged = { ...napFlagsFromLabels(info.labels, info.name), ...given };
+  if (given !== null || Object.keys(merged).length > 0 || env.config.idleTimeoutMs > 0) return merged;
+  return null;
+}
+
+function isKamalApp(labels: Readonly<Record<string, string>>): boolean {
+  return labels.service !== undefined && labels.role !== undefined;
 }
 
 // Before a deploy's health wait: the app may be asleep, or (with

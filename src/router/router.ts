@@ -1,9 +1,13 @@
 // The service registry: routes requests to services, and runs the commands
 // that change services (deploy, remove) and the state snapshot after each.
+// A command checks that the state can be saved before it changes anything:
+// it fails while nothing has changed, or it succeeds. Kamal stops the new
+// container when a deploy fails, so failing after the swap would take down
+// what already serves.
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
-import type { DeployParams, ListEntry, NapStatusEntry } from '../control/protocol.ts';
-import { attachNapper, detachNapper, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
+import type { DeployParams, ListEntry, NapStatusEntry, UnsavedState } from '../control/protocol.ts';
+import { attachNapper, detachNapper, napFlagsFor, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Napper } from '../nap/napper.ts';
@@ -19,7 +23,7 @@ import type { ServiceOptions, ServiceState } from '../service/options.ts';
 import { Service } from '../service/service.ts';
 import { validateServiceOptions } from '../service/validate.ts';
 import { rolloutState } from '../service/rollout-controller.ts';
-import { loadStateFile, saveStateFile } from '../state/state-file.ts';
+import { checkStateWritable, loadStateFile, saveStateFile } from '../state/state-file.ts';
 import { normalizeHosts, normalizePathPrefixes, ServiceMap } from './service-map.ts';
 import type { RouteMatch } from './service-map.ts';
 import { acmeAllowed, defaultCertificate, secureContextFor } from './tls-routing.ts';
@@ -36,6 +40,7 @@ export class Router {
   readonly certificates: Certificates;
   #services = new Map<string, Service>();
   #map = new ServiceMap<Service>([]);
+  #unsaved: UnsavedState | null = null;
 
   constructor(statePath: string, nap: NapEnvironment, tlsOptions: { defaultDirectory?: string; acmeCaPem?: string } = {}) {
     this.#statePath = statePath;
@@ -80,13 +85,14 @@ export class Router {
     this.#checkConflicts(p.service, options);
     const errorPages = await loadPages(options.errorPagePath);
     const certManager = options.tlsEnabled ? await this.certificates.managerFor(options) : null;
+    const napFlags = await napFlagsFor(p.service, p.nap, p.targets, this.#nap);
     const lb = new LoadBalancer(p.targets, p.readers, p.targetOptions, options.readTargetsAcceptWebsockets);
 
     log.info('Deploying', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
     let nap: PreparedNap | null = null;
-    if (p.nap) {
+    if (napFlags !== null) {
       try {
-        const napOptions = resolveNapOptions(p.nap, this.#nap.config);
+        const napOptions = resolveNapOptions(napFlags, this.#nap.config);
         nap = await prepareNap(p.service, napOptions, p.targets, this.#nap, this.#services.get(p.service)?.napper ?? null);
       } catch (err) {
         lb.close();
@@ -103,8 +109,10 @@ export class Router {
       throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
     }
 
-    // Anything may have changed while we waited: check again, then swap.
+    // Anything may have changed while we waited: check again, then swap. The
+    // state check awaits, so it comes before the (synchronous) conflict check.
     try {
+      await this.#checkWritable();
       this.#checkConflicts(p.service, options);
     } catch (err) {
       abandon();
@@ -117,7 +125,7 @@ export class Router {
     service.certManager = certManager;
     if (nap !== null) attachNapper(service, nap, this.#nap, () => this.save());
     else if (service.napper !== null) {
-      // Deployed without nap flags: napping is off; the app keeps running.
+      // Deployed without napping (no flag, label or default): the app keeps running.
       service.napper.close();
       service.napper = null;
     }
@@ -133,8 +141,7 @@ export class Router {
   }
 
   async remove(name: string): Promise<void> {
-    const service = this.#services.get(name);
-    if (!service) throw new ServiceNotFoundError();
+    const service = await this.#findForChange(name);
     this.#services.delete(name);
     this.#rebuildMap();
     await this.save();
@@ -149,7 +156,7 @@ export class Router {
   // Holds new requests (up to maxPauseMs each) and lets those in flight
   // finish; returns once they have (or the drain timeout cut them off).
   async pause(name: string, drainTimeoutMs: number, maxPauseMs: number): Promise<void> {
-    const service = this.#find(name);
+    const service = await this.#findForChange(name);
     service.pause.pause(maxPauseMs);
     await this.save();
     log.info('Service paused', { service: name });
@@ -157,7 +164,7 @@ export class Router {
   }
 
   async stop(name: string, drainTimeoutMs: number, message: string): Promise<void> {
-    const service = this.#find(name);
+    const service = await this.#findForChange(name);
     service.pause.stop(message);
     await this.save();
     log.info('Service stopped', { service: name, message });
@@ -165,7 +172,7 @@ export class Router {
   }
 
   async resume(name: string): Promise<void> {
-    const service = this.#find(name);
+    const service = await this.#findForChange(name);
     service.pause.resume();
     await this.save();
     log.info('Service resumed', { service: name });
@@ -181,6 +188,12 @@ export class Router {
     if (!(await lb.waitUntilHealthy(p.deployTimeoutMs))) {
       lb.close();
       throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
+    }
+    try {
+      await this.#checkWritable();
+    } catch (err) {
+      lb.close();
+      throw err;
     }
     if (this.#services.get(p.service) !== service) {
       lb.close();
@@ -198,14 +211,14 @@ export class Router {
   }
 
   async rolloutSet(name: string, percentage: number, allowlist: string[]): Promise<void> {
-    const service = this.#find(name);
+    const service = await this.#findForChange(name);
     if (service.rollout === null) throw new Error('rollout target not set');
     service.rolloutSplit = rolloutState(percentage, allowlist);
     await this.save();
   }
 
   async rolloutStop(name: string): Promise<void> {
-    const service = this.#find(name);
+    const service = await this.#findForChange(name);
     service.rolloutSplit = null;
     await this.save();
   }
@@ -256,14 +269,50 @@ export class Router {
     return service;
   }
 
+  // For a command about to change a service. A missing service is reported
+  // first, whatever the disk; the lookup is repeated after the check, which
+  // awaits, in case the service went meanwhile.
+  async #findForChange(name: string): Promise<Service> {
+    this.#find(name);
+    await this.#checkWritable();
+    return this.#find(name);
+  }
+
+  // Refuses the command, naming the path, the cause and the remedy.
+  async #checkWritable(): Promise<void> {
+    try {
+      await checkStateWritable(this.#statePath);
+    } catch (err) {
+      log.error('Command refused: state cannot be saved', { path: this.#statePath, error: (err as Error).message });
+      throw err;
+    }
+  }
+
   async #drain(service: Service, timeoutMs: number): Promise<void> {
     await Promise.all([service.active.drain(timeoutMs), service.rollout?.drain(timeoutMs)]);
     log.info('Service drained', { service: service.name });
   }
 
+  // Never rejects: by now the change has taken effect (see the top of this
+  // file). A failure is logged and kept for `kamal-napper status` until a
+  // save succeeds.
   async save(): Promise<void> {
-    const states = [...this.#services.values()].map((s) => s.toState());
-    await saveStateFile(this.#statePath, states);
+    try {
+      const states = [...this.#services.values()].map((s) => s.toState());
+      await saveStateFile(this.#statePath, states);
+    } catch (err) {
+      const error = (err as Error).message;
+      log.error('Failed to save state', { path: this.#statePath, error });
+      this.#unsaved = { sinceMs: this.#unsaved?.sinceMs ?? Date.now(), error };
+      return;
+    }
+    if (this.#unsaved !== null) log.info('Saved state again', { path: this.#statePath, since: new Date(this.#unsaved.sinceMs).toISOString() });
+    this.#unsaved = null;
+  }
+
+  // Null while the state file has every change.
+  unsavedState(): UnsavedState | null {
+    return this.#unsaved;
   }
 
   // Restores what the state file holds. Unlike kamal-proxy, one service that

@@ -6,8 +6,10 @@ import { dataDir, socketPath as defaultSocketPath, stateFilePath } from '../conf
 import { loadNapConfig } from '../nap/nap-config.ts';
 import type { NapConfig } from '../nap/nap-config.ts';
 import { ControlServer } from '../control/server.ts';
+import type { DockerEngine } from '../docker/engine.ts';
 import { log } from '../log/logger.ts';
 import { Router } from '../router/router.ts';
+import { checkStateWritable } from '../state/state-file.ts';
 import { Server } from './server.ts';
 
 export interface ProxyConfig {
@@ -35,13 +37,16 @@ export interface RunningProxy {
 export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   const socketPath = config.socketPath ?? defaultSocketPath();
   const statePath = config.statePath ?? stateFilePath();
+  // Loaded only with --docker (its client is 0.2 MiB of RSS).
+  const docker = config.docker ? (await import('../docker/engine.ts')).DockerEngine.fromEnv() : null;
+  if (docker !== null) void explainDockerAccess(docker);
   const router = new Router(statePath, {
     config: config.napConfig ?? loadNapConfig(),
-    // Loaded only with --docker (its client is 0.2 MiB of RSS).
-    docker: config.docker ? (await import('../docker/engine.ts')).DockerEngine.fromEnv() : null,
+    docker,
     runtimeDir: config.runtimeDir ?? join(config.statePath ? dirname(statePath) : dataDir(), 'nap'),
   }, { defaultDirectory: config.acmeDirectory, acmeCaPem: config.acmeCaPem });
   await router.restore();
+  await warnIfStateUnwritable(statePath);
   const server = new Server(router, config);
   await server.start();
   const control = new ControlServer(socketPath, router);
@@ -64,4 +69,21 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
       return stopping;
     },
   };
+}
+
+// kamal-proxy starts all the same, and so do we; but every command that would
+// change a service is refused until this is fixed, so say so at once.
+async function warnIfStateUnwritable(statePath: string): Promise<void> {
+  try {
+    await checkStateWritable(statePath);
+  } catch (err) {
+    log.error('State cannot be saved: deploy, remove and every other change will fail until it can', { path: statePath, error: (err as Error).message });
+  }
+}
+
+// Once, at start: a proxy that cannot use Docker says what to add.
+async function explainDockerAccess(engine: DockerEngine): Promise<void> {
+  const { dockerAccessProblem } = await import('../docker/access.ts');
+  const problem = await dockerAccessProblem(engine);
+  if (problem !== null) log.error(`Docker access: ${problem}`);
 }

@@ -20,6 +20,7 @@ import {
 import { log } from '../log/logger.ts';
 import { statusText } from '../pages/pages.ts';
 import { sendError } from '../http/respond.ts';
+import { clientAddress } from '../http/client-address.ts';
 import type { Router } from '../router/router.ts';
 import { ProxyError } from '../target/errors.ts';
 import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
@@ -176,7 +177,7 @@ export class Server {
     });
     // Go's http.Server logs these at INFO with this wording; so do we.
     server.on('tlsClientError', (err, socket) => {
-      log.info(`http: TLS handshake error from ${socket.remoteAddress}:${socket.remotePort}: ${err.message}`);
+      log.info(`http: TLS handshake error from ${clientAddress(socket.remoteAddress)}:${socket.remotePort}: ${err.message}`);
     });
     return server;
   }

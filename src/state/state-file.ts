@@ -1,5 +1,6 @@
 // Reading and writing kamal-proxy's state file (spec §1.11) on disk: atomic
-// replacement, and one write at a time per path. The JSON format itself lives
+// replacement, one write at a time per path, and the check that a write can
+// work before a command changes anything. The JSON format itself lives
 // in state-codec.ts; its names are re-exported here so importers need one path.
 import { basename, dirname, join, resolve } from 'node:path';
 import type { ServiceState } from '../service/options.ts';
@@ -7,9 +8,11 @@ import { fsAsync } from '../util/node-fs.ts';
 import { randomHex } from '../util/random.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 import type { DecodedState } from './state-codec.ts';
+import { stateSaveError } from './state-save-error.ts';
 
 export { decodeState, encodeState };
 export type { DecodeError, DecodedState } from './state-codec.ts';
+export { StateSaveError } from './state-save-error.ts';
 
 // One promise chain per file. Deploys that finish together save one after the
 // other, in call order, so the file ends with the last call's content.
@@ -20,7 +23,7 @@ export async function saveStateFile(path: string, services: readonly ServiceStat
   const target = resolve(path);
   const text = encodeState(services); // snapshot now: the caller may change the services while we queue
   const previous = writeChains.get(target) ?? Promise.resolve();
-  const write = previous.then(() => writeAtomically(target, text));
+  const write = previous.then(() => writeOrExplain(target, text));
   const tail = write.catch(() => {}); // one failed save must not block the next
   writeChains.set(target, tail);
   void tail.then(() => {
@@ -42,13 +45,42 @@ export async function loadStateFile(path: string): Promise<DecodedState | null> 
   return decodeState(text);
 }
 
+// Whether a save could work now, checked before a command changes anything,
+// so that it fails while failing is still harmless. It takes the steps a save
+// takes, short of writing the content: create the directory, create and remove
+// a temp file in it, open the directory (to sync it). What it cannot foresee
+// (the disk filling up before the save) fails the save itself. Rejects with a
+// StateSaveError.
+export async function checkStateWritable(path: string): Promise<void> {
+  const target = resolve(path);
+  const dir = dirname(target);
+  try {
+    await fsAsync.mkdir(dir, { recursive: true, mode: 0o700 });
+    const temp = tempPath(target);
+    await fsAsync.close(await fsAsync.open(temp, 'wx', 0o600));
+    await fsAsync.unlink(temp);
+    await fsAsync.close(await fsAsync.open(dir, 'r'));
+  } catch (err) {
+    throw await stateSaveError(target, err);
+  }
+}
+
+// A failed save rejects with a StateSaveError, which says what to do.
+async function writeOrExplain(target: string, text: string): Promise<void> {
+  try {
+    await writeAtomically(target, text);
+  } catch (err) {
+    throw await stateSaveError(target, err);
+  }
+}
+
 // kamal-proxy truncates and rewrites the file in place, so a crash mid-write
 // loses every service. We write a temp file and rename it over the old one:
 // a reader sees the old file or the new one, never half of one.
 async function writeAtomically(target: string, text: string): Promise<void> {
   const dir = dirname(target);
   await fsAsync.mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.${basename(target)}.${process.pid}.${randomHex(6)}.tmp`);
+  const temp = tempPath(target);
   let renamed = false;
   try {
     const fd = await fsAsync.open(temp, 'wx', 0o600);
@@ -65,6 +97,10 @@ async function writeAtomically(target: string, text: string): Promise<void> {
     if (!renamed) await fsAsync.unlink(temp).catch(() => {});
   }
   await syncDirectory(dir);
+}
+
+function tempPath(target: string): string {
+  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomHex(6)}.tmp`);
 }
 
 // Makes the rename itself durable. Some filesystems cannot fsync a directory;

@@ -1,6 +1,7 @@
 // One upstream: an address, its keep-alive HTTP/1.1 connections, its health
 // state, and the set of requests in flight on it so it can be drained.
 import { type Pool, undici } from '../http/undici.ts';
+import { acceptBareLf } from '../http/undici-bare-lf.ts';
 import { Http1Pool } from '../upstream/http1-pool.ts';
 import type { Duplex } from 'node:stream';
 import {
@@ -51,14 +52,14 @@ export class Target {
   }
 
   get upgradePool(): Pool {
-    this.#upgradePool ??= new (undici().Pool)(`http://${this.address}`, {
+    this.#upgradePool ??= acceptBareLf(new (undici().Pool)(`http://${this.address}`, {
       connections: UPSTREAM_CONNECTIONS_PER_TARGET,
       keepAliveTimeout: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderSize: MAX_HEADER_SIZE_BYTES,
       // kamal-proxy limits only the wait for response headers; an upgraded
       // connection may last as long as it likes.
       bodyTimeout: 0,
-    });
+    }));
     return this.#upgradePool;
   }
 

@@ -26,11 +26,19 @@ interface NativeParserClass {
   readonly kOnBody: number;
   readonly kOnMessageComplete: number;
   readonly kLenientNone: number;
+  readonly kLenientOptionalCRBeforeLF: number;
 }
 
 const { HTTPParser, methods } = createRequire(import.meta.url)('_http_common') as { HTTPParser: NativeParserClass; methods: string[] };
 
 export const Parser = HTTPParser;
+
+// Apps' responses may end their status and header lines in a bare LF, as
+// Go's proxy (kamal-proxy) and nginx accept; clients' requests get no such
+// leniency. Only this flag: it leaves a bare LF after a chunk size refused,
+// as Go refuses it (llhttp would take that only with bare CRs allowed too).
+export const RESPONSE_LENIENT_FLAGS = HTTPParser.kLenientOptionalCRBeforeLF;
+
 // Request methods by the number the parser reports them with.
 export const METHODS: readonly string[] = methods;
 

@@ -16,7 +16,7 @@ import {
   UPSTREAM_TIMEOUT,
 } from '../target/errors.ts';
 import type { Carrier, Exchange, ResponseHeaders } from './exchange.ts';
-import { type NativeParser, Parser, SKIP_BODY } from './http-parser.ts';
+import { type NativeParser, Parser, RESPONSE_LENIENT_FLAGS, SKIP_BODY } from './http-parser.ts';
 
 export interface ConnectionOwner {
   // The exchange is over and the connection can carry another.
@@ -51,7 +51,7 @@ export class Http1Connection implements Carrier {
     this.#owner = owner;
     this.#hostHeader = `${host}:${port}`;
     const parser = new Parser();
-    parser.initialize(Parser.RESPONSE, {}, maxHeaderSize, Parser.kLenientNone);
+    parser.initialize(Parser.RESPONSE, {}, maxHeaderSize, RESPONSE_LENIENT_FLAGS);
     parser[Parser.kOnHeaders] = this.#onHeaders;
     parser[Parser.kOnHeadersComplete] = this.#onHeadersComplete;
     parser[Parser.kOnBody] = this.#onBody;

@@ -140,3 +140,13 @@ function quoteForTime(s: string): string {
   }
   return out + '"';
 }
+
+// Napping's environment, config file and container labels take a Go duration
+// (`90s`, `15m`) or, as the original Kamal Napper did, plain seconds (`900`).
+// Returns milliseconds; negative values are refused.
+export function parseDurationOrSeconds(text: string): number {
+  const trimmed = text.trim();
+  const ms = /^\d+(\.\d+)?$/.test(trimmed) ? Number(trimmed) * 1000 : parseGoDuration(trimmed);
+  if (ms < 0) throw new Error(`time: negative duration ${quoteForTime(text)}`);
+  return ms;
+}

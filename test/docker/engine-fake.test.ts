@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
-import { DockerEngine, DEFAULT_SOCKET_PATH, EngineError, socketPathFromEnv } from '../../src/docker/engine.ts';
+import { DockerEngine, DEFAULT_SOCKET_PATH, EngineError, endpointFromEnv } from '../../src/docker/engine.ts';
 import { engineContract } from './engine-contract.ts';
 import { FakeEngine, FakeFailure } from './fake-engine.ts';
 
@@ -123,11 +123,14 @@ describe('DockerEngine socket', () => {
     }
   });
 
-  test('reads DOCKER_HOST=unix://… and refuses other schemes', () => {
-    assert.equal(socketPathFromEnv({}), DEFAULT_SOCKET_PATH);
-    assert.equal(socketPathFromEnv({ DOCKER_HOST: '' }), DEFAULT_SOCKET_PATH);
-    assert.equal(socketPathFromEnv({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }), '/run/user/1000/docker.sock');
-    assert.throws(() => socketPathFromEnv({ DOCKER_HOST: 'tcp://10.0.0.1:2375' }), /only unix:\/\/ sockets/);
+  test('reads DOCKER_HOST=unix://… or plain tcp://…, and refuses TLS and other schemes', () => {
+    assert.deepEqual(endpointFromEnv({}), { socketPath: DEFAULT_SOCKET_PATH });
+    assert.deepEqual(endpointFromEnv({ DOCKER_HOST: '' }), { socketPath: DEFAULT_SOCKET_PATH });
+    assert.deepEqual(endpointFromEnv({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' }), { socketPath: '/run/user/1000/docker.sock' });
+    assert.deepEqual(endpointFromEnv({ DOCKER_HOST: 'tcp://docker-proxy:2375' }), { url: 'http://docker-proxy:2375' });
+    assert.throws(() => endpointFromEnv({ DOCKER_HOST: 'tcp://docker-proxy:2376', DOCKER_TLS_VERIFY: '1' }), /not supported/);
+    assert.throws(() => endpointFromEnv({ DOCKER_HOST: 'ssh://me@docker-host' }), /not supported/);
+    assert.throws(() => endpointFromEnv({ DOCKER_HOST: 'tcp://docker-proxy:2375/v1.41' }), /expected tcp:\/\/host:port/);
   });
 });
 

@@ -5,9 +5,10 @@
 // KAMAL_NAPPER_REQUIRE_DOCKER=1 (CI, after test/docker/setup.sh) it fails instead.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
-import { DockerEngine } from '../../src/docker/engine.ts';
+import { DEFAULT_SOCKET_PATH, DockerEngine } from '../../src/docker/engine.ts';
 import { DockerRuntime } from '../../src/docker/docker-runtime.ts';
 import { docker, removeAllDockerApps, startDockerApp, waitForUp, dockerUnavailable } from '../helpers/docker-app.ts';
+import { forwardTcpToUnix } from '../helpers/tcp-forwarder.ts';
 import { engineContract } from './engine-contract.ts';
 
 const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
@@ -23,29 +24,32 @@ if (problem !== null && required) {
 } else {
   after(removeAllDockerApps);
 
-  engineContract(
-    'real dockerd',
-    async () => {
-      const engine = DockerEngine.fromEnv(process.env, 10_000);
-      const apps = new Map<string, { remove(): Promise<void> }>();
-      return {
-        engine,
-        createContainer: async ({ name, labels }) => {
-          // Our labels win over the helper's Kamal defaults (service/role/destination).
-          const app = await startDockerApp({ name, start: false, ...kamalLabels(labels) });
-          apps.set(app.id, app);
-          return { id: app.id, name: app.name };
-        },
-        pauseContainer: async (id) => {
-          await docker(['pause', id]);
-        },
-        cleanup: async () => {
-          await Promise.allSettled([...apps.values()].map((a) => a.remove()));
-          await engine.close();
-        },
-      };
-    },
-  );
+  // The same subject reached on the socket, and over TCP through a forwarder
+  // (DOCKER_HOST=tcp://..., as through a filtering socket proxy).
+  const realSubject = (overTcp: boolean) => async () => {
+    const forwarder = overTcp ? await forwardTcpToUnix(DEFAULT_SOCKET_PATH) : null;
+    const engine = forwarder ? new DockerEngine({ url: forwarder.url, timeoutMs: 10_000 }) : DockerEngine.fromEnv(process.env, 10_000);
+    const apps = new Map<string, { remove(): Promise<void> }>();
+    return {
+      engine,
+      createContainer: async ({ name, labels }: { name: string; labels: Record<string, string> }) => {
+        // Our labels win over the helper's Kamal defaults (service/role/destination).
+        const app = await startDockerApp({ name, start: false, ...kamalLabels(labels) });
+        apps.set(app.id, app);
+        return { id: app.id, name: app.name };
+      },
+      pauseContainer: async (id: string) => {
+        await docker(['pause', id]);
+      },
+      cleanup: async () => {
+        await Promise.allSettled([...apps.values()].map((a) => a.remove()));
+        await engine.close();
+        await forwarder?.close();
+      },
+    };
+  };
+  engineContract('real dockerd', realSubject(false));
+  engineContract('real dockerd over tcp://', realSubject(true));
 
   describe('DockerRuntime (real dockerd)', () => {
     test('wakes a napping app and its job role; /up then answers on 127.0.0.1', async () => {

@@ -34,6 +34,9 @@ export interface TestProxy extends RunningProxy {
 export interface TestProxyOptions {
   docker?: boolean; // default false, as `kamal-proxy run` without --docker
   napConfig?: NapConfig; // default: loadNapConfig() (environment and config file)
+  // Bind no address, as `kamal-proxy run` does: Node listens dual-stack on `::`,
+  // where IPv4 clients arrive as IPv4-mapped IPv6 addresses. Default 127.0.0.1.
+  listenAll?: boolean;
 }
 
 export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-')), options: TestProxyOptions = {}): Promise<TestProxy> {
@@ -41,7 +44,7 @@ export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-'
   const proxy = await startProxy({
     httpPort: 0,
     httpsPort: 0,
-    bindAddress: '127.0.0.1',
+    ...(options.listenAll ? {} : { bindAddress: '127.0.0.1' }),
     socketPath: join(dir, 'kamal-proxy.sock'),
     statePath,
     ...(options.docker !== undefined ? { docker: options.docker } : {}),

@@ -1,0 +1,18 @@
+// A client's address as kamal-proxy (Go) reports it. `kamal-proxy run`
+// listens on all interfaces, so Node accepts IPv4 clients on an IPv6 socket
+// and names them `::ffff:a.b.c.d`; Go names them `a.b.c.d`, and that is what
+// apps expect in X-Forwarded-For (Rails' remote_ip, allow-lists, rate
+// limits) and what the request log shows. Real IPv6 addresses stay as they
+// are.
+const MAPPED_PREFIX = '::ffff:';
+const LAST_PREFIX_COLON = MAPPED_PREFIX.length - 1;
+
+export function clientAddress(remoteAddress: string | undefined): string {
+  if (remoteAddress === undefined) return '';
+  // Read once per request, so a prefix check first; the rest tells the
+  // dotted `::ffff:a.b.c.d` Node writes for a mapped address from real IPv6
+  // addresses that share the prefix (`::ffff:abcd`, `::ffff:0:a.b.c.d`).
+  if (!remoteAddress.startsWith(MAPPED_PREFIX)) return remoteAddress;
+  if (remoteAddress.lastIndexOf(':') !== LAST_PREFIX_COLON || remoteAddress.indexOf('.') === -1) return remoteAddress;
+  return remoteAddress.slice(MAPPED_PREFIX.length);
+}

@@ -16,6 +16,8 @@ export const SHUTDOWN = 'KN_SHUTDOWN';
 export const UPSTREAM_CLOSED = 'KN_UPSTREAM_CLOSED';
 export const UPSTREAM_TIMEOUT = 'KN_UPSTREAM_TIMEOUT';
 export const UPSTREAM_CONNECT_TIMEOUT = 'KN_UPSTREAM_CONNECT_TIMEOUT';
+export const UPSTREAM_CONNECT_WAIT = 'KN_UPSTREAM_CONNECT_WAIT';
+export const UPSTREAM_BAD_RESPONSE = 'KN_UPSTREAM_BAD_RESPONSE';
 export const REQUEST_LENGTH_MISMATCH = 'KN_REQUEST_LENGTH_MISMATCH';
 export const BODY_ABORTED = 'KN_BODY_ABORTED';
 export const POOL_CLOSED = 'KN_POOL_CLOSED';
@@ -24,17 +26,30 @@ export const UNEXPECTED_UPGRADE = 'KN_UNEXPECTED_UPGRADE';
 export const clientGone = () => new ProxyError(CLIENT_GONE, 'client disconnected');
 export const drained = () => new ProxyError(DRAINED, 'request cancelled due to draining');
 
+// A response that breaks HTTP/1.1 framing (both Content-Length and
+// Transfer-Encoding, two different lengths, a bad chunk): the app failed us,
+// whatever the parser's HPE_* code says (the same codes in a client's body
+// are the client's fault). The code stays in the message, for the log.
+export function badResponse(err: Error): ProxyError {
+  const code = (err as { code?: unknown }).code;
+  return new ProxyError(UPSTREAM_BAD_RESPONSE, `malformed response from upstream: ${typeof code === 'string' ? `${code} ` : ''}${err.message}`);
+}
+
 const STATUS_BY_CODE: Record<string, number> = {
   [CLIENT_GONE]: 499, // logged only: nobody is left to read it
   [DRAINED]: 504,
   [SHUTDOWN]: 504,
   [UPSTREAM_TIMEOUT]: 504, // --target-timeout
+  [UPSTREAM_CONNECT_WAIT]: 504, // no connection to the upstream within --target-timeout
   [UPSTREAM_CONNECT_TIMEOUT]: 502,
+  [UPSTREAM_BAD_RESPONSE]: 502,
   [REQUEST_LENGTH_MISMATCH]: 400,
   // The same from undici, which carries upgrades.
   UND_ERR_HEADERS_TIMEOUT: 504,
   UND_ERR_CONNECT_TIMEOUT: 502,
   UND_ERR_REQ_CONTENT_LENGTH_MISMATCH: 400,
+  // A client's malformed body, read while buffering it (upstream responses
+  // with these codes arrive as UPSTREAM_BAD_RESPONSE).
   HPE_INVALID_CHUNK_SIZE: 400,
   HPE_INVALID_TRANSFER_ENCODING: 400,
   HPE_UNEXPECTED_CONTENT_LENGTH: 400,

@@ -41,6 +41,7 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
   #smallResponse: Buffer[] | null = null; // a buffered response that fits in --buffer-memory
   #status = 0;
   #headers: string[] | null = null;
+  #headPending = false; // the head waits for the first body byte (or the end)
 
   constructor(target: Target, ctx: RequestContext, path: string) {
     this.#target = target;
@@ -150,8 +151,19 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
       return;
     }
     const res = ctx.res!;
-    res.writeHead(statusCode, out);
-    if (res.destroyed) controller.abort(new Error('client gone'));
+    if (res.destroyed) return controller.abort(new Error('client gone'));
+    // Written with the first body byte: nothing goes out before it anyway
+    // (the head is sent with it), and until then a response that turns out
+    // malformed can still be a 502 rather than a cut connection.
+    this.#status = statusCode;
+    this.#headers = out;
+    this.#headPending = true;
+  }
+
+  #writeHead(): void {
+    this.#headPending = false;
+    this.#ctx.res!.writeHead(this.#status, this.#headers!);
+    this.#headers = null;
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -168,6 +180,7 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
       return;
     }
     this.#ctx.respBytes += chunk.length;
+    if (this.#headPending) this.#writeHead();
     if (!this.#ctx.res!.write(chunk)) {
       controller.pause();
       this.#resume ??= () => controller.resume();
@@ -189,6 +202,7 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
     const buffer = this.#responseBuffer;
     if (buffer === null) {
       this.#finish();
+      if (this.#headPending) this.#writeHead();
       res.end();
       return;
     }
@@ -219,6 +233,11 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
       // response already complete (the parser's 400) is left alone.
       if (!res.writableEnded) res.destroy();
       return;
+    }
+    if (this.#headPending) {
+      // Nothing of the upstream's response went out: ours replaces it.
+      this.#headPending = false;
+      ctx.respHeaders = null;
     }
     const status = (err as { status?: number }).status ?? statusForError(err);
     if (code === DRAINED) log.info('Request cancelled due to draining', { target: this.#target.address, path: ctx.path });

@@ -1,13 +1,19 @@
 // One upstream: an address, its keep-alive HTTP/1.1 connections, its health
 // state, and the set of requests in flight on it so it can be drained.
-import { type Pool, undici } from '../http/undici.ts';
+import { type Client, undici } from '../http/undici.ts';
 import { acceptBareLf } from '../http/undici-bare-lf.ts';
 import { Http1Pool } from '../upstream/http1-pool.ts';
 import type { Duplex } from 'node:stream';
 import {
   MAX_HEADER_SIZE_BYTES,
-  UPSTREAM_CONNECTIONS_PER_TARGET,
+  UPSTREAM_BUSY_CONNECTIONS_PER_TARGET,
+  UPSTREAM_CONNECT_RETRY_BACKOFF_MS,
+  UPSTREAM_IDLE_CONNECTIONS_PER_TARGET,
   UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+  UPSTREAM_PATIENCE_MS,
+  UPSTREAM_RAMP_INITIAL_CONNECTIONS,
+  UPSTREAM_RAMP_THRESHOLD_CONNECTIONS,
+  UPSTREAM_REFUSED_RETRY_MS,
 } from '../config/defaults.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { TargetOptions } from '../service/options.ts';
@@ -30,9 +36,6 @@ export class Target {
   readonly port: number;
   readonly options: TargetOptions;
   readonly pool: Http1Pool;
-  // WebSocket and other upgrades go through undici, which hands over the
-  // upgraded socket; made on the first one (most targets never see any).
-  #upgradePool: Pool | null = null;
   health: TargetHealth = 'adding';
   draining = false;
   readonly inflight = new DenseSet<Inflight>(); // not a Set: see src/util/dense-set.ts
@@ -45,22 +48,30 @@ export class Target {
     this.port = parsed.port;
     this.options = options;
     this.pool = new Http1Pool(this.host, this.port, {
-      maxConnections: UPSTREAM_CONNECTIONS_PER_TARGET,
+      maxBusy: UPSTREAM_BUSY_CONNECTIONS_PER_TARGET,
+      rampInitial: UPSTREAM_RAMP_INITIAL_CONNECTIONS,
+      rampThreshold: UPSTREAM_RAMP_THRESHOLD_CONNECTIONS,
+      patienceMs: UPSTREAM_PATIENCE_MS,
+      maxIdle: UPSTREAM_IDLE_CONNECTIONS_PER_TARGET,
       keepAliveTimeoutMs: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
       maxHeaderSize: MAX_HEADER_SIZE_BYTES,
+      refusedRetryMs: UPSTREAM_REFUSED_RETRY_MS,
+      retryBackoffMs: UPSTREAM_CONNECT_RETRY_BACKOFF_MS,
     });
   }
 
-  get upgradePool(): Pool {
-    this.#upgradePool ??= acceptBareLf(new (undici().Pool)(`http://${this.address}`, {
-      connections: UPSTREAM_CONNECTIONS_PER_TARGET,
-      keepAliveTimeout: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
+  // WebSocket and other upgrades go through undici, which hands over the
+  // upgraded socket: a client of their own each, so there is no cap on how
+  // many handshakes may be under way (a pool of them queued the 101st
+  // behind a hundred the app was slow to answer). A connection that
+  // upgrades is not reused anyway.
+  upgradeClient(): Client {
+    return acceptBareLf(new (undici().Client)(`http://${this.address}`, {
       maxHeaderSize: MAX_HEADER_SIZE_BYTES,
       // kamal-proxy limits only the wait for response headers; an upgraded
       // connection may last as long as it likes.
       bodyTimeout: 0,
     }));
-    return this.#upgradePool;
   }
 
   // Proxies one request to this target; the upstream path has any matched
@@ -106,6 +117,5 @@ export class Target {
 
   close(): void {
     this.pool.close();
-    this.#upgradePool?.close().catch(() => {});
   }
 }

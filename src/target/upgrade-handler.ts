@@ -1,8 +1,11 @@
 // An upgraded connection (WebSocket and other `Upgrade:` protocols). undici
 // performs the upstream handshake; on 101 we relay the upstream's status line
 // and headers to the client's raw socket and then splice the two sockets.
-// A refusal (any non-101 answer) is relayed as an ordinary response.
+// A refusal (any non-101 answer) is relayed as an ordinary response; its head
+// goes out with the first byte of its body (or its end), so that an answer
+// that turns out malformed before then is a 502 rather than two responses.
 import type { Dispatcher } from 'undici';
+import type { Client } from '../http/undici.ts';
 import type { Duplex } from 'node:stream';
 import type { RequestContext } from '../http/context.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
@@ -24,7 +27,10 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
   readonly #head: Buffer;
   readonly #client: Duplex;
   #controller: Controller | null = null;
+  #dispatcher: Client | null = null;
   #upstream: Duplex | null = null;
+  #refusalHead: string | null = null; // a refusal's head, not written yet
+  #refusalHeadSent = false;
   #cancelled: Error | null = null;
   #done = false;
 
@@ -51,7 +57,8 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
       target: this.#target.address,
     });
     try {
-      this.#target.upgradePool.dispatch(
+      this.#dispatcher = this.#target.upgradeClient();
+      this.#dispatcher.dispatch(
         {
           path: this.#path + ctx.search,
           method: req.method!,
@@ -109,17 +116,18 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     this.#ctx.status = statusCode;
     const ct = headers['content-type'];
     this.#ctx.respContentType = ct === undefined ? '' : String(ct);
-    const lines = rawHeaderLines(controller.rawHeaders, true);
-    this.#client.write(statusLine(statusCode) + lines + 'Connection: close\r\n\r\n');
+    this.#refusalHead = statusLine(statusCode) + rawHeaderLines(controller.rawHeaders, true) + 'Connection: close\r\n\r\n';
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
     this.#ctx.respBytes += chunk.length;
+    this.#writeRefusalHead();
     this.#client.write(chunk);
   }
 
   onResponseEnd(): void {
     this.#finish();
+    this.#writeRefusalHead();
     this.#client.end();
   }
 
@@ -128,8 +136,18 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     const code = (err as { code?: string }).code;
     const status = statusForError(err);
     if (code !== DRAINED) log.info('Error while proxying', { target: this.#target.address, path: this.#ctx.path, error: err.message });
+    // Mid-answer, cutting the connection is the only honest signal left.
+    if (this.#refusalHeadSent) return void this.#client.destroy();
+    this.#refusalHead = null;
     this.#ctx.status = status;
     writeRawResponse(this.#ctx, status, (this.#ctx.errorPages ?? defaultErrorPages).render(status));
+  }
+
+  #writeRefusalHead(): void {
+    if (this.#refusalHead === null) return;
+    this.#client.write(this.#refusalHead);
+    this.#refusalHead = null;
+    this.#refusalHeadSent = true;
   }
 
   #finish(): void {
@@ -137,6 +155,9 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     this.#done = true;
     this.#ctx.upstream = null;
     this.#target.untrack(this);
+    // After a 101 undici has let go of the socket (it is spliced, and ours):
+    // destroying its client closes nothing but a refused handshake's.
+    this.#dispatcher?.destroy().catch(() => {});
   }
 }
 

@@ -30,7 +30,8 @@ export interface UpstreamRequest {
   body: Readable | Buffer | null;
 }
 
-// The seam between an exchange and the connection carrying it.
+// The seam between an exchange and what holds it: the connection carrying
+// it, or the pool while it waits for one.
 export interface Carrier {
   abortExchange(ex: Exchange): void;
   pause(): void;
@@ -46,6 +47,7 @@ export class Exchange implements UpstreamController {
   readonly handler: UpstreamHandler;
   readonly headersTimeoutMs: number; // the wait for the response head; 0 or Infinity: none
   carrier: Carrier | null = null;
+  waitDeadlineMs = 0; // while it waits for a connection: performance.now() it may wait until
   responseStarted = false;
   done = false;
   retried = false;

@@ -1,12 +1,14 @@
 // One keep-alive HTTP/1.1 connection to a target, carrying one exchange at a
-// time (no pipelining, as in Go's Transport and undici's default). The request
-// goes out as one write of its head (plus the body, streamed with
-// back-pressure); the response is parsed by Node's native parser straight from
-// the socket's reads.
+// time (no pipelining, as in Go's Transport and undici's default). It is given
+// its first exchange once connected (the pool may have served that one
+// elsewhere meanwhile). The request goes out as one write of its head (plus
+// the body, streamed with back-pressure); the response is parsed by Node's
+// native parser straight from the socket's reads.
 import { connect, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../config/defaults.ts';
 import {
+  badResponse,
   BODY_ABORTED,
   ProxyError,
   REQUEST_LENGTH_MISMATCH,
@@ -19,9 +21,14 @@ import type { Carrier, Exchange, ResponseHeaders } from './exchange.ts';
 import { type NativeParser, Parser, RESPONSE_LENIENT_FLAGS, SKIP_BODY } from './http-parser.ts';
 
 export interface ConnectionOwner {
+  // Connected, and ready for its first exchange.
+  connectionReady(conn: Http1Connection): void;
+  // Its first response head came: the app has accepted it.
+  connectionProven(conn: Http1Connection): void;
   // The exchange is over and the connection can carry another.
   connectionFree(conn: Http1Connection): void;
-  // The connection is closed; an exchange that failed on it may be resent.
+  // The connection is closed (or never connected: see `connected` and
+  // `connectError`); an exchange that failed on it may be resent.
   connectionGone(conn: Http1Connection, resend: Exchange | null): void;
 }
 
@@ -37,6 +44,7 @@ export class Http1Connection implements Carrier {
   readonly #parser: NativeParser;
   #exchange: Exchange | null = null;
   #served = 0; // exchanges completed on this connection
+  #answered = false; // a response head came on it
   #interim = false; // the message being parsed is a 1xx
   #keepAlive = false; // as the response being parsed allows
   #requestSent = false; // the whole request, body included, is written
@@ -46,6 +54,16 @@ export class Http1Connection implements Carrier {
   #detachBody: (() => void) | null = null;
   readonly #hostHeader: string;
   idleSinceMs = 0;
+  connected = false;
+  connectError: Error | null = null; // why it never connected
+  // The pool's bookkeeping (http1-pool.ts): answered on, or taken as
+  // answered (aged) after the pool's patience; carrying a long request; what
+  // it was at when the pool's patience check began (-1: nothing to check).
+  proven = false;
+  aged = false;
+  long = false;
+  mark = -1;
+  markedBusy = false;
 
   constructor(owner: ConnectionOwner, host: string, port: number, maxHeaderSize: number) {
     this.#owner = owner;
@@ -59,7 +77,7 @@ export class Http1Connection implements Carrier {
     this.#parser = parser;
     const socket = connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 });
     socket.setTimeout(UPSTREAM_CONNECT_TIMEOUT_MS, this.#onConnectTimeout);
-    socket.once('connect', () => socket.setTimeout(0));
+    socket.once('connect', this.#onConnect);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('error', (err) => this.#fail(err));
@@ -69,6 +87,16 @@ export class Http1Connection implements Carrier {
 
   get reused(): boolean {
     return this.#served > 0;
+  }
+
+  // Exchanges completed on it: one that is busy with the same count as
+  // before has been on the same exchange all along.
+  get served(): number {
+    return this.#served;
+  }
+
+  get busy(): boolean {
+    return this.#exchange !== null;
   }
 
   // False from the moment the socket is gone, a tick before 'close' tells the pool.
@@ -81,7 +109,6 @@ export class Http1Connection implements Carrier {
     ex.carrier = this;
     this.#interim = false;
     this.#requestSent = false;
-    this.#armTimer(ex.headersTimeoutMs);
     const { method, path, headers, body } = ex.request;
     let head = `${method} ${path} HTTP/1.1\r\n`;
     let length = -1;
@@ -101,6 +128,7 @@ export class Http1Connection implements Carrier {
       if (length === -1 && PAYLOAD_METHODS.has(method)) head += 'Content-Length: 0\r\n';
       this.#socket.write(`${head}\r\n`, 'latin1');
       this.#requestSent = true;
+      this.#armTimer(ex.headersTimeoutMs);
       return;
     }
     if (Buffer.isBuffer(body)) {
@@ -112,6 +140,7 @@ export class Http1Connection implements Carrier {
       socket.write(body);
       socket.uncork();
       this.#requestSent = true;
+      this.#armTimer(ex.headersTimeoutMs);
       return;
     }
     // A body of unknown length (the client sent it chunked) goes on chunked.
@@ -174,6 +203,10 @@ export class Http1Connection implements Carrier {
       if (!chunked && sent !== length) return ex.abort(new ProxyError(REQUEST_LENGTH_MISMATCH, 'request body shorter than its Content-Length'));
       if (chunked) socket.write('0\r\n\r\n', 'latin1');
       this.#requestSent = true;
+      // --target-timeout is the wait for the answer once the app has the
+      // whole request, as Go's ResponseHeaderTimeout: a slow upload is not
+      // a slow app. An app that answered before reading it all is not waited for.
+      if (!ex.responseStarted) this.#armTimer(ex.headersTimeoutMs);
     };
     const onError = (err: Error) => {
       detach();
@@ -191,14 +224,16 @@ export class Http1Connection implements Carrier {
 
   readonly #onData = (data: Buffer): void => {
     let r: number | Error;
+    let thrown: Error | null = null;
     try {
       r = this.#parser.execute(data);
     } catch (err) {
       // A handler threw inside a parser callback: that exchange is over, and
       // the exception must not escape from a socket event.
-      r = err as Error;
+      r = thrown = err as Error;
     }
-    if (r instanceof Error) this.#fail(r);
+    // An Error returned (not thrown) is the parser's: the response is malformed.
+    if (r instanceof Error) this.#fail(r === thrown ? r : badResponse(r));
   };
 
   readonly #onHeaders = (headers: string[]): void => {
@@ -234,6 +269,10 @@ export class Http1Connection implements Carrier {
     }
     this.#keepAlive = keepAlive;
     ex.responseStarted = true;
+    if (!this.#answered) {
+      this.#answered = true;
+      this.#owner.connectionProven(this);
+    }
     ex.handler.onResponseStart(ex, status, headerObject(raw ?? []));
     return ex.request.method === 'HEAD' ? SKIP_BODY : 0;
   };
@@ -270,9 +309,15 @@ export class Http1Connection implements Carrier {
   readonly #onEnd = (): void => {
     // A body that runs until close ends here; anything else in flight failed.
     const r = this.#parser.finish();
-    if (r instanceof Error) this.#fail(r);
+    if (r instanceof Error) this.#fail(badResponse(r));
     else if (this.#exchange !== null) this.#fail(new ProxyError(UPSTREAM_CLOSED, 'upstream closed the connection'));
     this.#socket.destroy();
+  };
+
+  readonly #onConnect = (): void => {
+    this.#socket.setTimeout(0);
+    this.connected = true;
+    this.#owner.connectionReady(this);
   };
 
   readonly #onConnectTimeout = (): void => {
@@ -294,6 +339,7 @@ export class Http1Connection implements Carrier {
   // Fails the exchange in flight (if any), unless it may be resent once the
   // connection is gone (#onClose does that), and closes.
   #fail(err: Error, resendable = true): void {
+    if (!this.connected) this.connectError ??= err;
     const ex = this.#exchange;
     if (ex !== null && !(resendable && this.#mayResend(ex))) {
       this.#exchange = null;
@@ -308,8 +354,9 @@ export class Http1Connection implements Carrier {
     return this.reused && ex.retriable;
   }
 
-  // One timer per connection, re-armed per request (refresh() relinks it
-  // rather than allocating); it fires harmlessly if the head already came.
+  // One timer per connection, re-armed per request once it is sent
+  // (refresh() relinks it rather than allocating); it fires harmlessly if
+  // the head already came, or for an earlier exchange during an upload.
   #armTimer(ms: number): void {
     if (!(ms > 0 && ms <= MAX_TIMER_MS)) return; // 0 or Infinity: no limit
     if (this.#timer !== null && this.#timerMs === ms) {
@@ -323,7 +370,7 @@ export class Http1Connection implements Carrier {
 
   readonly #onTimer = (): void => {
     const ex = this.#exchange;
-    if (ex === null || ex.responseStarted) return;
+    if (ex === null || ex.responseStarted || !this.#requestSent) return;
     this.#fail(new ProxyError(UPSTREAM_TIMEOUT, `no response headers from upstream within ${this.#timerMs} ms`), false);
   };
 }

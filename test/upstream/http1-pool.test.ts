@@ -7,7 +7,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
 import type { ResponseHeaders, UpstreamController, UpstreamHandler, UpstreamRequest } from '../../src/upstream/exchange.ts';
-import { Http1Pool } from '../../src/upstream/http1-pool.ts';
+import { Http1Pool, type Http1PoolOptions } from '../../src/upstream/http1-pool.ts';
 import { freePort } from '../helpers/free-port.ts';
 
 interface Outcome {
@@ -58,8 +58,19 @@ after(() => {
   }
 });
 
-function pool(port: number, options: Partial<{ maxConnections: number; keepAliveTimeoutMs: number; maxHeaderSize: number }> = {}): Http1Pool {
-  const p = new Http1Pool('127.0.0.1', port, { maxConnections: 10, keepAliveTimeoutMs: 4000, maxHeaderSize: 65536, ...options });
+function pool(port: number, options: Partial<Http1PoolOptions> = {}): Http1Pool {
+  const p = new Http1Pool('127.0.0.1', port, {
+    maxBusy: 10,
+    rampInitial: 4,
+    rampThreshold: 100,
+    patienceMs: 10_000,
+    maxIdle: 10,
+    keepAliveTimeoutMs: 4000,
+    maxHeaderSize: 65536,
+    refusedRetryMs: 200,
+    retryBackoffMs: 10,
+    ...options,
+  });
   pools.push(p);
   return p;
 }
@@ -254,9 +265,21 @@ describe('upstream HTTP/1.1 pool', () => {
     assert.deepEqual([r.error, r.body], [null, 'slow']);
   });
 
-  test('a refused connection fails with its errno code', async () => {
+  test('a connection refused for longer than refusedRetryMs fails with its errno code', async () => {
     const r = await send(pool(await freePort()), get()); // a port nothing listens on
     assert.equal(r.error?.code, 'ECONNREFUSED');
+  });
+
+  test('a refused connect is tried again: an app that starts listening a moment later gets the request', async () => {
+    const port = await freePort();
+    const p = pool(port, { refusedRetryMs: 5_000 });
+    const result = send(p, get());
+    await new Promise((r) => setTimeout(r, 150)); // refused a few times meanwhile
+    const app = http.createServer((_req, res) => res.end('late'));
+    servers.push(app);
+    await new Promise<void>((r) => app.listen(port, '127.0.0.1', r));
+    const r = await result;
+    assert.deepEqual([r.error, r.status, r.body], [null, 200, 'late']);
   });
 
   test('an app that closes mid-body fails the exchange after its head', async () => {
@@ -266,11 +289,17 @@ describe('upstream HTTP/1.1 pool', () => {
     assert.equal(r.body, 'only part');
   });
 
-  test('malformed responses and oversized heads fail with the parser\'s HPE_ code', async () => {
+  // The parser's HPE_* codes also name a client's malformed body (a 400);
+  // from an upstream they are the app's failure (a 502), so they come wrapped.
+  test('malformed responses and oversized heads fail as KN_UPSTREAM_BAD_RESPONSE, naming the parser\'s HPE_ code', async () => {
     const bad = await rawApp((_n, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n'));
-    assert.match((await send(pool(bad.port), get())).error?.code ?? '', /^HPE_/);
+    const r = await send(pool(bad.port), get());
+    assert.equal(r.error?.code, 'KN_UPSTREAM_BAD_RESPONSE');
+    assert.match(r.error?.message ?? '', /HPE_/);
     const big = await rawApp((_n, s) => s.write(`HTTP/1.1 200 OK\r\nX-Big: ${'b'.repeat(5000)}\r\nContent-Length: 0\r\n\r\n`));
-    assert.equal((await send(pool(big.port, { maxHeaderSize: 1024 }), get())).error?.code, 'HPE_HEADER_OVERFLOW');
+    const r2 = await send(pool(big.port, { maxHeaderSize: 1024 }), get());
+    assert.equal(r2.error?.code, 'KN_UPSTREAM_BAD_RESPONSE');
+    assert.match(r2.error?.message ?? '', /HPE_HEADER_OVERFLOW/);
   });
 
   test('a handler that throws fails its exchange instead of the process; 101 unasked is an error', async () => {
@@ -295,18 +324,116 @@ describe('upstream HTTP/1.1 pool', () => {
     assert.equal(r.headers['x-h79'], 'v79');
   });
 
-  test('at most maxConnections are open; the rest wait their turn', async () => {
+  test('at most maxBusy connections carry short requests; the rest wait their turn', async () => {
     const held: Socket[] = [];
     const app = await rawApp((_n, s) => held.push(s));
-    const p = pool(app.port, { maxConnections: 2 });
+    const p = pool(app.port, { maxBusy: 2 });
     const results = [send(p, get()), send(p, get()), send(p, get())];
     await waitFor(() => held.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
     assert.equal(app.connections(), 2);
     for (const s of held.splice(0)) s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
     await waitFor(() => held.length === 1); // the third went out on a freed connection
     held[0]!.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
     assert.deepEqual((await Promise.all(results)).map((r) => r.status), [200, 200, 200]);
     assert.equal(app.connections(), 2);
+  });
+
+  test('a request that has run for patienceMs no longer counts: 150 held open do not hold up the next', async () => {
+    const held: Socket[] = [];
+    // Server-sent event streams: a head at once, then nothing for now.
+    const app = await rawApp((_n, s, head) => {
+      if (!head.startsWith('GET /hold')) return void s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+      held.push(s);
+      s.write('HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n');
+    });
+    const p = pool(app.port, { maxBusy: 10, patienceMs: 50 });
+    const streams = Array.from({ length: 150 }, () => send(p, get('/hold')));
+    await waitFor(() => held.length === 150, 10_000);
+    const r = await send(p, get('/fast'));
+    assert.deepEqual([r.error, r.status, r.body], [null, 200, 'ok']);
+    for (const s of held.splice(0)) s.end('0\r\n\r\n');
+    await Promise.all(streams);
+  });
+
+  test('idle connections beyond maxIdle are closed', async () => {
+    const held: Socket[] = [];
+    const app = await rawApp((_n, s) => held.push(s));
+    const p = pool(app.port, { maxIdle: 2, rampInitial: 5 });
+    const results = Array.from({ length: 5 }, () => send(p, get()));
+    await waitFor(() => held.length === 5);
+    for (const s of held) s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    assert.deepEqual((await Promise.all(results)).map((r) => r.status), [200, 200, 200, 200, 200]);
+    await waitFor(() => p.openConnections === 2);
+  });
+
+  test('new connections ramp up: rampInitial unanswered at a time, one more for each the app answered on', async () => {
+    const held: Socket[] = [];
+    const app = await rawApp((_n, s) => held.push(s));
+    const p = pool(app.port, { rampInitial: 2 });
+    const results = Array.from({ length: 8 }, () => send(p, get()));
+    await waitFor(() => held.length === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(app.connections(), 2, 'no more until the app answers');
+    // A head (the body still to come) proves a connection: two answered,
+    // so two more places in the ramp, and the two freed.
+    for (const s of held) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n');
+    await waitFor(() => app.connections() === 6);
+    for (const s of held.splice(0, 2)) s.write('ok');
+    // The two that finished serve the last two requests; nothing waits.
+    await waitFor(() => held.length === 6);
+    assert.equal(app.connections(), 6);
+    for (const s of held) s.write('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    assert.deepEqual((await Promise.all(results)).map((r) => r.status), [200, 200, 200, 200, 200, 200, 200, 200]);
+  });
+
+  test('a connection the app holds unanswered for rampPatienceMs counts as answered, so the ramp goes on', async () => {
+    const held: Socket[] = [];
+    const app = await rawApp((_n, s) => held.push(s));
+    const p = pool(app.port, { rampInitial: 2, patienceMs: 50, maxBusy: 100 });
+    const results = Array.from({ length: 40 }, () => send(p, get()));
+    await waitFor(() => held.length === 40, 5_000); // long polls: none answered yet
+    for (const s of held) s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    assert.equal((await Promise.all(results)).filter((r) => r.status === 200).length, 40);
+  });
+
+  test('a request waits for a connection for at most its timeout: KN_UPSTREAM_CONNECT_WAIT', async () => {
+    const held: Socket[] = [];
+    const app = await rawApp((_n, s) => held.push(s));
+    const p = pool(app.port, { maxBusy: 1 });
+    const first = send(p, get(), 5000);
+    await waitFor(() => held.length === 1);
+    const second = await send(p, get(), 100);
+    assert.equal(second.error?.code, 'KN_UPSTREAM_CONNECT_WAIT');
+    assert.equal(app.connections(), 1);
+    held[0]!.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    assert.equal((await first).status, 200);
+  });
+
+  test('the response timeout starts once the whole request is sent: a slow upload is not a slow app', async () => {
+    const app = await echoApp();
+    async function* slowly() {
+      for (let i = 0; i < 5; i++) {
+        await new Promise((r) => setTimeout(r, 60));
+        yield Buffer.from('x');
+      }
+    }
+    const r = await send(pool(app.port), get('/', ['Host', 'a', 'Content-Length', '5'], Readable.from(slowly()), 'POST'), 100);
+    assert.deepEqual([r.error, JSON.parse(r.body).body], [null, 'xxxxx']);
+  });
+
+  test('once the request is sent, the timeout applies: an app that read it all and never answers fails', async () => {
+    let got = 0;
+    const app = await rawApp((_n, s) => s.on('data', (d: Buffer) => (got += d.length)));
+    async function* slowly() {
+      for (let i = 0; i < 3; i++) {
+        await new Promise((r) => setTimeout(r, 60));
+        yield Buffer.from('y');
+      }
+    }
+    const r = await send(pool(app.port), get('/', ['Host', 'a', 'Content-Length', '3'], Readable.from(slowly()), 'POST'), 100);
+    assert.equal(r.error?.code, 'KN_UPSTREAM_TIMEOUT');
+    assert.equal(got, 3, 'the whole body went out first');
   });
 
   test('abort() ends the exchange with its reason and closes the connection', async () => {

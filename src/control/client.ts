@@ -1,12 +1,17 @@
 // The CLI's end of the control socket: send one request, wait (as long as it
 // takes: a deploy waits for health checks and drains) for one reply.
 import net from 'node:net';
+import { fs } from '../util/node-fs.ts';
 import type { ControlReply, MethodName, Methods } from './protocol.ts';
+
+const { statSync } = fs;
 
 export class ControlError extends Error {}
 
 export function call<M extends MethodName>(socketPath: string, method: M, params: Methods[M]['params']): Promise<Methods[M]['result']> {
   return new Promise((resolve, reject) => {
+    const distrust = untrustedOwner(socketPath);
+    if (distrust !== null) return reject(new ControlError(distrust));
     const socket = net.createConnection(socketPath);
     let buffered = '';
     let settled = false;
@@ -37,4 +42,23 @@ export function call<M extends MethodName>(socketPath: string, method: M, params
       else reject(new ControlError(reply.error));
     });
   });
+}
+
+// A command (and a deploy's whole configuration) goes only to a socket owned
+// by this user or by root: in a shared directory such as /tmp, another user
+// could have created the path first and would receive it. Checked before
+// connecting; in a sticky or private directory nobody else can swap the file
+// afterwards. Null when the socket may be used (or is missing: connecting
+// then says so).
+function untrustedOwner(socketPath: string): string | null {
+  const me = process.getuid?.();
+  if (me === undefined) return null; // no uids on this platform
+  let owner: number;
+  try {
+    owner = statSync(socketPath).uid;
+  } catch {
+    return null;
+  }
+  if (owner === me || owner === 0) return null;
+  return `refusing to use control socket ${socketPath}: it is owned by uid ${owner}, not by this user (uid ${me}) or root`;
 }

@@ -1,11 +1,14 @@
 // The control socket: the running proxy's end of the CLI protocol. Each
 // method is one line into the router. The socket is created private to its
-// owner (kamal-proxy leaves it to the umask).
+// owner (kamal-proxy leaves it to the umask), and never taken from a live
+// proxy (socket-claim.ts).
 import { fs } from '../util/node-fs.ts';
 import net from 'node:net';
 import { log } from '../log/logger.ts';
 import type { Router } from '../router/router.ts';
+import { listenUnix } from '../util/listen.ts';
 import type { ControlReply, ControlRequest, Methods } from './protocol.ts';
+import { claimSocketPath } from './socket-claim.ts';
 
 const { chmodSync, rmSync } = fs;
 
@@ -38,14 +41,13 @@ export class ControlServer {
   }
 
   async start(): Promise<void> {
-    rmSync(this.#path, { force: true }); // a stale socket from a previous run
+    // Again, though `run` claimed the path before its ports: another proxy
+    // may have started meanwhile.
+    await claimSocketPath(this.#path);
     const server = net.createServer((socket) => this.#serve(socket));
     const oldMask = process.umask(0o177);
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(this.#path, () => resolve());
-      });
+      await listenUnix(server, this.#path);
     } finally {
       process.umask(oldMask);
     }

@@ -23,6 +23,22 @@ const DROPPED = new Set([
 
 const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
 
+// Without forward-headers, a client's word on where the request came from
+// is dropped: the X-Forwarded-* we set, and the others apps trust (Rack's
+// X-Forwarded-Ssl/-Scheme/-Port, Rails' Client-IP, nginx's X-Real-IP). Also
+// each of these spelt with `_` for any `-`: CGI-style servers (Rack) read
+// X_FORWARDED_HOST as X-Forwarded-Host. Every spelling is in the set, so
+// this stays one lookup per header.
+const UNTRUSTED = new Set(
+  [...FORWARDED, 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-port', 'x-real-ip', 'client-ip'].flatMap(spellings),
+);
+
+// `a-b-c`, `a_b-c`, `a-b_c` and `a_b_c`.
+function spellings(name: string): string[] {
+  const [first, ...rest] = name.split('-');
+  return rest.reduce((all, part) => all.flatMap((s) => [`${s}-${part}`, `${s}_${part}`]), [first!]);
+}
+
 export interface UpstreamHeaderOptions {
   forwardHeaders: boolean; // trust and extend incoming X-Forwarded-*
   clientIp: string;
@@ -61,8 +77,9 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
       continue;
     }
     if (DROPPED.has(name)) continue;
-    if (FORWARDED.has(name)) {
-      if (!o.forwardHeaders) continue;
+    if (!o.forwardHeaders) {
+      if (UNTRUSTED.has(name)) continue;
+    } else if (FORWARDED.has(name)) {
       if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
       else if (name === 'x-forwarded-host') xfh ??= value;
       else if (name === 'x-forwarded-proto') xfp ??= value;

@@ -24,8 +24,9 @@ export function sendError(ctx: RequestContext, status: number, message?: string)
   ctx.respBytes = ctx.req.method === 'HEAD' ? 0 : len;
   ctx.respContentType = CONTENT_TYPE_HTML;
   const headers = ['Content-Type', CONTENT_TYPE_HTML, 'Content-Length', String(len)];
-  // After a 400 the request framing is in doubt: never reuse the connection.
-  if (status === 400) headers.push('Connection', 'close');
+  // After a 400 the request framing is in doubt, and after a 505 the client
+  // speaks another protocol: never reuse the connection.
+  if (status === 400 || status === 505) headers.push('Connection', 'close');
   res.writeHead(status, headers);
   res.end(ctx.req.method === 'HEAD' ? undefined : body);
 }
@@ -42,4 +43,12 @@ export function writeRawResponse(ctx: RequestContext, status: number, body: stri
     `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: ${CONTENT_TYPE_HTML}\r\n` +
       `Content-Length: ${len}\r\nConnection: close\r\n\r\n${body}`,
   );
+}
+
+// A response written straight to a client socket, outside any request: for
+// what node:http's parser refuses (server.ts, onClientError) and for a
+// connection that sends no request in time (http1-fast-path.ts).
+export function bareResponse(status: number): string {
+  const text = `${status} ${statusText(status)}`;
+  return `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`;
 }

@@ -49,6 +49,7 @@ export class Napper {
   #state: NapStateName;
   #active = 0;
   #lastActivityMs: number;
+  #savedActivityMs: number; // what the state file was last given
   #wakes: number;
   #idleTimer: NodeJS.Timeout | null = null;
   #reconcileTimer: NodeJS.Timeout | null = null;
@@ -68,7 +69,7 @@ export class Napper {
     runtimes: readonly Runtime[],
     hooks: NapperHooks,
     config: { maxRetries: number; pollIntervalMs: number },
-    restored?: NapPersisted,
+    restored?: NapPersisted, // from the state file, or what a deploy carries over
   ) {
     this.service = service;
     this.options = options;
@@ -76,9 +77,12 @@ export class Napper {
     this.#hooks = hooks;
     this.#maxRetries = config.maxRetries;
     this.#state = restored?.asleep ? 'stopped' : 'idle';
-    this.#lastActivityMs = Date.now();
+    this.#lastActivityMs = keptActivityMs(restored?.lastActivityMs);
+    this.#savedActivityMs = this.#lastActivityMs;
     this.#wakes = restored?.wakes ?? 0;
-    if (this.#state === 'idle') this.#armIdle();
+    // Counted from the kept time, not from now: a proxy restarted more often
+    // than the idle timeout must still let an idle app nap.
+    if (this.#state === 'idle') this.#armIdle(this.options.idleTimeoutMs - (Date.now() - this.#lastActivityMs));
     for (const r of runtimes) {
       const off = r.onExternalChange?.((state) => {
         if (state !== 'running') this.#stoppedOutside(r.description);
@@ -113,8 +117,11 @@ export class Napper {
     return this.#wakes;
   }
 
+  // Called for each save of the state file. Requests in flight are activity
+  // until they end: the one a restart cuts off was last used now.
   persisted(): NapPersisted {
-    return { options: this.options, asleep: !this.awake, lastActivityMs: this.#lastActivityMs, wakes: this.#wakes };
+    this.#savedActivityMs = this.#active > 0 ? Date.now() : this.#lastActivityMs;
+    return { options: this.options, asleep: !this.awake, lastActivityMs: this.#savedActivityMs, wakes: this.#wakes };
   }
 
   // ---- activity: called for every request that counts, and its end
@@ -131,7 +138,20 @@ export class Napper {
     if (this.#active === 0 && this.#state === 'running') {
       this.#state = 'idle';
       this.#armIdle();
+      this.#saveActivityIfBehind();
     }
+  }
+
+  // A restarted proxy counts idleness from the last activity in the state
+  // file, so the file must keep up with a busy app; but not at request rate:
+  // once it lags by a tenth of the idle timeout (at most a minute). A proxy
+  // killed in between lets the app nap that much early; its next request
+  // wakes it.
+  #saveActivityIfBehind(): void {
+    if (this.#closed) return; // replaced or removed: no longer in the file
+    const idleMs = this.options.idleTimeoutMs;
+    const lagMs = idleMs === 0 ? d.NAP_ACTIVITY_SAVE_MAX_LAG_MS : Math.min(d.NAP_ACTIVITY_SAVE_MAX_LAG_MS, idleMs / d.NAP_ACTIVITY_SAVE_LAG_DIVISOR);
+    if (this.#lastActivityMs - this.#savedActivityMs >= lagMs) this.#hooks.changed();
   }
 
   // ---- wake
@@ -297,9 +317,9 @@ export class Napper {
 
   // The idle timer is armed lazily and re-checks the last activity when it
   // fires, so a busy service costs no timer work per request.
-  #armIdle(): void {
+  #armIdle(delayMs = this.options.idleTimeoutMs): void {
     if (this.options.idleTimeoutMs === 0 || this.#idleTimer !== null || this.#closed) return;
-    this.#idleTimer = setTimeout(() => this.#idleCheck(), this.options.idleTimeoutMs);
+    this.#idleTimer = setTimeout(() => this.#idleCheck(), Math.max(0, delayMs));
     this.#idleTimer.unref();
   }
 
@@ -332,6 +352,13 @@ export class Napper {
 }
 
 class DeadlineError extends Error {}
+
+// The state file's last activity, unless it is missing (0) or in the future
+// (the clock was set back): then now.
+function keptActivityMs(kept: number | undefined): number {
+  const now = Date.now();
+  return kept !== undefined && kept > 0 && kept <= now ? kept : now;
+}
 
 function beforeDeadline<T>(work: Promise<T>, deadline: number, what: 'start' | 'ready'): Promise<T> {
   const ms = deadline - Date.now();

@@ -28,6 +28,12 @@ export interface NapEnvironment {
 export interface PreparedNap {
   options: NapOptions;
   runtimes: Runtime[];
+  // Set by a deploy (prepareNap), not by a restore. The runtimes it started
+  // (asleep, or never started): that is a wake, and theirs to stop if the
+  // deploy fails. What ran already is the current deployment's.
+  started?: Runtime[];
+  // The current deployment, whose app (another command) it stopped first.
+  stoppedPrevious?: Napper | null;
 }
 
 export function resolveNapOptions(r: NapFlags, config: NapConfig): NapOptions {
@@ -75,18 +81,40 @@ export async function prepareNap(
   previous: Napper | null,
 ): Promise<PreparedNap> {
   mkdirSync(env.runtimeDir, { recursive: true, mode: 0o700 });
+  let stoppedPrevious: Napper | null = null;
   if (previous !== null && previous.options.command !== '' && previous.options.command !== options.command) {
     // A different command is a different app: stop the old one first.
     await Promise.allSettled(previous.runtimes.map((r) => r.stop()));
+    stoppedPrevious = previous;
   }
   const runtimes = await buildRuntimes(service, options, targets, env);
+  const wasRunning = await Promise.all(runtimes.map((r) => r.inspect().then((s) => s === 'running', () => false)));
   try {
     await Promise.all(runtimes.map((r) => r.start()));
   } catch (err) {
     for (const r of runtimes) r.close();
+    await stoppedPrevious?.reconcile(); // as in abandonNap
     throw new Error(`cannot start the app: ${(err as Error).message}`);
   }
-  return { options, runtimes };
+  return { options, runtimes, started: runtimes.filter((_, i) => !wasRunning[i]), stoppedPrevious };
+}
+
+// A deploy that failed after prepareNap. A --nap-command process it started
+// belongs to no deployment: left running, nothing would ever stop it (it even
+// outlives the proxy, and holds the port the next wake needs). Containers are
+// Kamal's to stop, as on remove.
+export async function abandonNap(service: string, prepared: PreparedNap | null): Promise<void> {
+  if (prepared === null) return;
+  if (prepared.options.command !== '') {
+    const results = await Promise.allSettled((prepared.started ?? []).map((r) => r.stop()));
+    for (const r of results) {
+      if (r.status === 'rejected') log.error('Failed to stop the app of a failed deploy', { service, error: (r.reason as Error).message });
+    }
+  }
+  for (const r of prepared.runtimes) r.close();
+  // The current app, stopped to make way for another command: its napper
+  // sees that now, not at its next poll, so the next request wakes it again.
+  await prepared.stoppedPrevious?.reconcile();
 }
 
 export function attachNapper(
@@ -96,6 +124,14 @@ export function attachNapper(
   save: () => Promise<void>,
   restored?: NapPersisted,
 ): Napper {
+  // A deploy keeps the service's wake count; one that had to start the app
+  // (asleep, or never started) is a wake itself. Its activity is now.
+  const initial = restored ?? {
+    options: prepared.options,
+    asleep: false,
+    lastActivityMs: Date.now(),
+    wakes: (service.napper?.wakes ?? 0) + ((prepared.started?.length ?? 0) > 0 ? 1 : 0),
+  };
   const napper = new Napper(
     service.name,
     prepared.options,
@@ -112,7 +148,7 @@ export function attachNapper(
       changed: () => void save().catch((err: Error) => log.error('Failed to save state', { error: err.message })),
     },
     { maxRetries: env.config.maxRetries, pollIntervalMs: env.config.pollIntervalMs },
-    restored,
+    initial,
   );
   service.napper?.close();
   service.napper = napper;

@@ -7,7 +7,7 @@
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
 import type { DeployParams, ListEntry, NapStatusEntry, UnsavedState } from '../control/protocol.ts';
-import { attachNapper, detachNapper, napFlagsFor, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
+import { abandonNap, attachNapper, detachNapper, napFlagsFor, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Napper } from '../nap/napper.ts';
@@ -99,13 +99,13 @@ export class Router {
         throw err;
       }
     }
-    const abandon = () => {
+    const abandon = async () => {
       lb.close();
-      for (const r of nap?.runtimes ?? []) r.close();
+      await abandonNap(p.service, nap);
     };
     lb.startHealthChecks();
     if (!p.force && !(await lb.waitUntilHealthy(p.deployTimeoutMs))) {
-      abandon();
+      await abandon();
       throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
     }
 
@@ -115,7 +115,7 @@ export class Router {
       await this.#checkWritable();
       this.#checkConflicts(p.service, options);
     } catch (err) {
-      abandon();
+      await abandon();
       throw err;
     }
     let replaced: LoadBalancer | null = null;

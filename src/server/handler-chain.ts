@@ -1,5 +1,10 @@
 // The request pipeline, written down once, outermost first:
 //
+//   0. request target  the host the request is for and its origin-form
+//                      path (request-target.ts); 400 for a missing (HTTP/1.1),
+//                      repeated or malformed Host, 505 for an HTTP/1 request
+//                      line of another major version. Answered after 1-3, so
+//                      it is logged like any other request.
 //   1. request start   X-Request-Start: t=<unix ms>, unless the client sent one
 //   2. request id      X-Request-ID, the client's or a new UUID
 //   3. request log     one JSON line when the exchange closes (status 499 if
@@ -22,6 +27,7 @@ import { sendError } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
 import { clientGone } from '../target/errors.ts';
 import { logRequest } from './request-log.ts';
+import { http1Status, requestTargetStatus } from './request-target.ts';
 import { ACME_CHALLENGE_PATH_PREFIX, acmeChallengeToken } from '../tls/acme-challenges.ts';
 
 const kContext = Symbol('kamal-napper.context');
@@ -33,16 +39,29 @@ export interface ListenerInfo {
   port: number;
 }
 
+// The fast paths' requests (HTTP/1.1 and HTTP/2) and Node's HTTP/2 ones.
 export function handleRequest(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
+  serve(router, listener, req, res, requestTargetStatus(req));
+}
+
+// node:http's: whatever HTTP/1 the fast path left to it.
+export function handleHttp1Request(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
+  serve(router, listener, req, res, http1Status(req) || requestTargetStatus(req));
+}
+
+function serve(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, targetStatus: number): void {
   const ctx = new RequestContext(req, res, req.socket, listener.scheme, listener.port);
   begin(ctx);
   (res as WithContext)[kContext] = ctx;
   (req.socket as WithContext)[kContext] = ctx;
   res.on('close', onResponseClose); // emitted once; on() skips once()'s wrapper
+  if (targetStatus !== 0) return sendError(ctx, targetStatus);
   route(router, ctx, null);
 }
 
+// Upgrades come through node:http only.
 export function handleUpgrade(router: Router, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  const targetStatus = http1Status(req) || requestTargetStatus(req);
   const ctx = new RequestContext(req, null, socket, listener.scheme, listener.port);
   begin(ctx);
   socket.once('close', () => {
@@ -50,6 +69,7 @@ export function handleUpgrade(router: Router, listener: ListenerInfo, req: Incom
     logRequest(ctx);
   });
   socket.on('error', () => {}); // a reset client is logged through 'close'
+  if (targetStatus !== 0) return sendError(ctx, targetStatus);
   route(router, ctx, head);
 }
 
@@ -62,8 +82,6 @@ export function contextForSocket(socket: Duplex): RequestContext | undefined {
 
 function begin(ctx: RequestContext): void {
   const h = ctx.req.headers;
-  // HTTP/2 has :authority instead of Host; everything after reads Host.
-  if (h.host === undefined && h[':authority'] !== undefined) h.host = h[':authority'] as string;
   ctx.requestStart = (h['x-request-start'] as string | undefined) ?? `t=${Date.now()}`;
   ctx.requestId = (h['x-request-id'] as string | undefined) ?? newRequestId();
 }

@@ -12,11 +12,14 @@
 // at a request boundary, with the bytes it has read put back, and node:http
 // serves it from then on — chunked and larger or split bodies, Expect,
 // upgrades (WebSocket), HTTP/1.0, heads split over several reads or over
-// 64 KiB, and every malformed request, so the 400/408/431 answers and the
-// framing rules stay Node's own.
+// 64 KiB, and every malformed request (no Host, or two), so the 400/408/431
+// answers and the framing rules stay Node's own, or the chain's
+// (request-target.ts).
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import { IncomingMessage as NodeIncomingMessage } from '../http/node-http.ts';
 import { rawHeader } from '../http/headers.ts';
+import { isHostName } from '../http/host.ts';
+import { bareResponse } from '../http/respond.ts';
 import type { Socket } from 'node:net';
 import { CLIENT_KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
 import { METHODS, Parser } from '../upstream/http-parser.ts';
@@ -30,7 +33,7 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 // Buffer, not a stream.
 export class Http1Request {
   readonly method: string;
-  readonly url: string;
+  url: string; // origin-form once the chain has read an absolute-form one
   readonly httpVersion = '1.1';
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor = 1;
@@ -115,10 +118,18 @@ const addHeaderLine = NodeIncomingMessage.prototype as unknown as {
 };
 const headerRules = { joinDuplicateHeaders: false };
 
-function headersObject(raw: string[]): Record<string, string | string[]> {
+// null unless there is exactly one Host line: Node would keep the first of
+// two, and the request is malformed either way (node:http's requests are
+// checked by the chain, http1Status).
+function headersObject(raw: string[]): Record<string, string | string[]> | null {
   const dest: Record<string, string | string[]> = {};
-  for (let i = 0; i < raw.length; i += 2) addHeaderLine._addHeaderLine.call(headerRules, raw[i]!, raw[i + 1]!, dest);
-  return dest;
+  let hosts = 0;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (isHostName(name)) hosts++;
+    addHeaderLine._addHeaderLine.call(headerRules, name, raw[i + 1]!, dest);
+  }
+  return hosts === 1 ? dest : null;
 }
 
 // Parses the one request at the start of `data` (its head ending at
@@ -154,7 +165,7 @@ function parseRequest(data: Buffer, headEnd: number, socket: Socket): { req: Htt
   }
   const headers = headersObject(pHeaders);
   // Expect: node:http answers it (100 Continue) by its rules.
-  if (headers.expect !== undefined) return null;
+  if (headers === null || headers.expect !== undefined) return null;
   return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, socket, body), keepAlive: pKeepAlive, end };
 }
 
@@ -169,15 +180,18 @@ export class Http1FastConnection implements ResponseOwner {
   #clientEnded = false; // the client shut down its side
   #closing = false; // the server is stopping: close after the response in flight
   #gone = false;
+  #served = false; // a first request has come
 
   constructor(socket: Socket, fallback: HttpServer, onRequest: RequestListener, onDetach: (conn: Http1FastConnection) => void) {
     this.#socket = socket;
     this.#fallback = fallback;
     this.#onRequest = onRequest;
     this.#onDetach = onDetach;
-    // Idle keep-alive limit. It stays set during a request too (one timer
-    // per connection, not two changes per request); a timeout then is ignored.
-    socket.setTimeout(CLIENT_KEEP_ALIVE_TIMEOUT_MS);
+    // Until its first request, node:http's headers timeout (a head that has
+    // begun is node:http's already); then the idle keep-alive limit. That
+    // stays set during a request too (one timer per connection, not two
+    // changes per request); a timeout then is ignored.
+    socket.setTimeout(fallback.headersTimeout);
     socket.on('data', this.#onData);
     socket.on('end', this.#onEnd);
     socket.on('close', this.#onClose);
@@ -232,6 +246,10 @@ export class Http1FastConnection implements ResponseOwner {
     if (parsed === null) return this.#handOver();
     this.#pending = parsed.end === data.length ? null : data.subarray(parsed.end);
     const req = parsed.req;
+    if (!this.#served) {
+      this.#served = true;
+      this.#socket.setTimeout(CLIENT_KEEP_ALIVE_TIMEOUT_MS);
+    }
     const res = new Http1Response(this.#socket, this, req.method === 'HEAD', parsed.keepAlive && !this.#closing);
     this.#busy = res;
     this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
@@ -275,7 +293,11 @@ export class Http1FastConnection implements ResponseOwner {
 
   readonly #onTimeout = (): void => {
     // kamal-proxy sets no limit on a request in flight; only idle ones end.
-    if (this.#busy === null) this.#socket.destroy();
+    if (this.#busy !== null) return;
+    if (this.#served) return void this.#socket.destroy();
+    // No request within the headers timeout: answered as node:http does.
+    this.#socket.write(bareResponse(408));
+    this.#socket.destroySoon();
   };
 
   readonly #onError = (): void => {

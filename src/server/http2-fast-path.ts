@@ -7,8 +7,8 @@
 // compat layer was a large part of what an HTTP/2 request cost.
 //
 // Everything else goes to Node's compat layer, unchanged: requests with a
-// body, Expect, CONNECT. HTTP/1.1 over TLS never reaches this (Node serves it
-// through node:http and the server's 'request' event).
+// body, Expect, CONNECT. HTTP/1.1 over TLS never reaches this: server.ts gives
+// it the plain port's HTTP/1.1 fast path.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2SecureServer, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';

@@ -6,10 +6,11 @@ import { dataDir, socketPath as defaultSocketPath, stateFilePath } from '../conf
 import { loadNapConfig } from '../nap/nap-config.ts';
 import type { NapConfig } from '../nap/nap-config.ts';
 import { ControlServer } from '../control/server.ts';
+import { claimSocketPath } from '../control/socket-claim.ts';
 import type { DockerEngine } from '../docker/engine.ts';
 import { log } from '../log/logger.ts';
 import { Router } from '../router/router.ts';
-import { checkStateWritable } from '../state/state-file.ts';
+import { checkStateWritable, removeLeftoverTempFiles } from '../state/state-file.ts';
 import { Server } from './server.ts';
 
 export interface ProxyConfig {
@@ -24,6 +25,7 @@ export interface ProxyConfig {
   runtimeDir?: string; // pid and log files of --nap-command apps
   acmeDirectory?: string; // default ACME directory (`ACME_DIRECTORY`); "" = Let's Encrypt
   acmeCaPem?: string; // trust for a private ACME server (tests)
+  clientHeadersTimeoutMs?: number; // CLIENT_HEADERS_TIMEOUT_MS unless set (tests)
 }
 
 export interface RunningProxy {
@@ -37,6 +39,10 @@ export interface RunningProxy {
 export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   const socketPath = config.socketPath ?? defaultSocketPath();
   const statePath = config.statePath ?? stateFilePath();
+  // First, before anything is opened or touched: a second `run` beside a
+  // live proxy stops here, leaving its socket and its state files alone.
+  await claimSocketPath(socketPath);
+  removeTempFilesLeftByACrash(statePath);
   // Loaded only with --docker (its client is 0.2 MiB of RSS).
   const docker = config.docker ? (await import('../docker/engine.ts')).DockerEngine.fromEnv() : null;
   if (docker !== null) void explainDockerAccess(docker);
@@ -48,9 +54,17 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   await router.restore();
   await warnIfStateUnwritable(statePath);
   const server = new Server(router, config);
-  await server.start();
   const control = new ControlServer(socketPath, router);
-  await control.start();
+  try {
+    await server.start();
+    await control.start();
+  } catch (err) {
+    // A port or the socket cannot be had: close what did open (a proxy
+    // serving 404s with no control socket helps nobody), so `run` exits 1.
+    await Promise.all([control.stop(), server.stop()]);
+    router.close();
+    throw err;
+  }
   log.info('Server started', { http: server.httpPort, https: server.httpsPort });
 
   let stopping: Promise<void> | null = null;
@@ -69,6 +83,14 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
       return stopping;
     },
   };
+}
+
+// Temp files of saves cut short by a crash; ours only, from before this
+// process started.
+function removeTempFilesLeftByACrash(statePath: string): void {
+  const startedAtMs = Date.now() - process.uptime() * 1000;
+  const removed = removeLeftoverTempFiles(statePath, startedAtMs);
+  if (removed.length > 0) log.warn('Removed temp files left by an interrupted save', { files: removed });
 }
 
 // kamal-proxy starts all the same, and so do we; but every command that would

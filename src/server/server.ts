@@ -11,28 +11,31 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Duplex } from 'node:stream';
 import {
+  CLIENT_HEADERS_CHECK_INTERVAL_MS,
   CLIENT_HEADERS_TIMEOUT_MS,
   CLIENT_KEEP_ALIVE_TIMEOUT_MS,
+  HTTP2_MAX_CONCURRENT_STREAMS,
   MAX_HEADER_SIZE_BYTES,
   SHUTDOWN_TIMEOUT_MS,
   TLS_MIN_VERSION,
 } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
-import { statusText } from '../pages/pages.ts';
-import { sendError } from '../http/respond.ts';
+import { bareResponse, sendError } from '../http/respond.ts';
 import { clientAddress } from '../http/client-address.ts';
 import type { Router } from '../router/router.ts';
 import { ProxyError } from '../target/errors.ts';
-import { contextForSocket, handleRequest, handleUpgrade } from './handler-chain.ts';
+import { contextForSocket, handleHttp1Request, handleRequest, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
 import { Http1FastConnection } from './http1-fast-path.ts';
 import { takeHttp2Streams } from './http2-fast-path.ts';
 import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
+import { listenTcp } from '../util/listen.ts';
 
 export interface ServerConfig {
   httpPort: number;
   httpsPort: number;
   bindAddress?: string; // all interfaces unless set (tests bind 127.0.0.1)
+  clientHeadersTimeoutMs?: number; // CLIENT_HEADERS_TIMEOUT_MS unless set (tests)
 }
 
 export class Server {
@@ -81,13 +84,13 @@ export class Server {
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, this.#detachFast));
     });
-    await listen(this.#http, this.#config.httpPort, this.#config.bindAddress);
+    await listenTcp(this.#http, this.#config.httpPort, this.#config.bindAddress);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
     // HTTP/1.1 over TLS gets it from the listener, as on the plain port (a
     // small write behind an unacknowledged one would wait for the ACK).
     this.#httpsListener = net.createServer({ noDelay: true }, (socket) => this.#secureServer().emit('connection', socket));
     this.#router.certificates.onChange(() => this.#useDefaultCertificate());
-    await listen(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
+    await listenTcp(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
   }
 
   #secureServer(): http2.Http2SecureServer {
@@ -161,6 +164,13 @@ export class Server {
     const server = nodeHttp2().createSecureServer({
       allowHTTP1: true,
       minVersion: TLS_MIN_VERSION,
+      // Advertised in SETTINGS, and nghttp2 refuses a stream over it (RFC
+      // 9113 §5.1.2): one connection cannot take the whole service.
+      // The header list has the same byte limit as HTTP/1.1, and no count
+      // limit of its own (Node's is 128): every field counts at least 32
+      // bytes towards the list size (RFC 9113 §6.5.2), so no more fit.
+      settings: { maxConcurrentStreams: HTTP2_MAX_CONCURRENT_STREAMS, maxHeaderListSize: MAX_HEADER_SIZE_BYTES },
+      maxHeaderListPairs: MAX_HEADER_SIZE_BYTES / 32,
       ...createTlsCallbacks({
         getSecureContext: (name) => router.secureContextFor(name),
         alpnContext: (name) => router.alpnChallengeFor(name),
@@ -205,7 +215,14 @@ export class Server {
     const server = http.createServer(
       {
         maxHeaderSize: MAX_HEADER_SIZE_BYTES,
-        headersTimeout: CLIENT_HEADERS_TIMEOUT_MS,
+        headersTimeout: this.#config.clientHeadersTimeoutMs ?? CLIENT_HEADERS_TIMEOUT_MS,
+        // Node checks the headers timeout every 30 s by default, which let a
+        // 60 s limit run to 90 s. Each check walks only the connections with a
+        // request head or body in progress.
+        connectionsCheckingInterval: CLIENT_HEADERS_CHECK_INTERVAL_MS,
+        // The chain answers a missing Host (http1Status), logged like any
+        // other 400, for upgrades too.
+        requireHostHeader: false,
         // Node's default of 5 minutes would cut long uploads and downloads;
         // kamal-proxy sets no limit.
         requestTimeout: 0,
@@ -214,8 +231,11 @@ export class Server {
         // Transfer-Encoding with 400 and never hands them to us; keep it so.
         insecureHTTPParser: false,
       },
-      (req, res) => handleRequest(router, listener, req, res),
+      (req, res) => handleHttp1Request(router, listener, req, res),
     );
+    // Go has no limit on the number of header lines, only on their bytes
+    // (maxHeaderSize); Node refuses more than 2,000 with 431.
+    server.maxHeadersCount = 0;
     server.on('upgrade', (req, socket: Duplex, head: Buffer) => handleUpgrade(router, listener, req, socket, head));
     server.on('clientError', onClientError);
     // It never listens (connections reach it from our listener), but its
@@ -226,12 +246,19 @@ export class Server {
   }
 }
 
+const STATUS_FOR_PARSE_ERROR = new Map([
+  ['HPE_HEADER_OVERFLOW', 431],
+  ['ERR_HTTP_REQUEST_TIMEOUT', 408],
+  // The HTTP/2 connection preface (h2c with prior knowledge): no h2c here.
+  ['HPE_PAUSED_H2_UPGRADE', 505],
+]);
+
 // A request the HTTP parser refused. If it broke in the middle of a body we
 // already started proxying, that request is answered (400, connection closed)
 // and its upstream exchange cancelled; otherwise a bare response is written.
 function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   const code = err.code ?? '';
-  const status = code === 'HPE_HEADER_OVERFLOW' ? 431 : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
+  const status = STATUS_FOR_PARSE_ERROR.get(code) ?? 400;
   const ctx = contextForSocket(socket);
   if (ctx !== undefined && ctx.res !== null && !ctx.res.headersSent) {
     sendError(ctx, 400); // with Connection: close: the framing is lost
@@ -242,18 +269,7 @@ function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
     socket.destroy();
     return;
   }
-  const body = `${status} ${statusText(status)}`;
-  socket.end(`HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
-}
-
-function listen(server: net.Server, port: number, host?: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ port, host }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  socket.end(bareResponse(status));
 }
 
 function connectionCount(server: net.Server): Promise<number> {

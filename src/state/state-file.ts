@@ -2,17 +2,19 @@
 // replacement, one write at a time per path, and the check that a write can
 // work before a command changes anything. The JSON format itself lives
 // in state-codec.ts; its names are re-exported here so importers need one path.
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { ServiceState } from '../service/options.ts';
 import { fsAsync } from '../util/node-fs.ts';
-import { randomHex } from '../util/random.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 import type { DecodedState } from './state-codec.ts';
+import { keepCorruptAside } from './state-corrupt.ts';
 import { stateSaveError } from './state-save-error.ts';
+import { tempPath } from './state-temp-files.ts';
 
 export { decodeState, encodeState };
 export type { DecodeError, DecodedState } from './state-codec.ts';
 export { StateSaveError } from './state-save-error.ts';
+export { removeLeftoverTempFiles } from './state-temp-files.ts';
 
 // One promise chain per file. Deploys that finish together save one after the
 // other, in call order, so the file ends with the last call's content.
@@ -32,6 +34,8 @@ export async function saveStateFile(path: string, services: readonly ServiceStat
   return write;
 }
 
+// Null when there is no file. A file that cannot be parsed is renamed aside
+// (state-corrupt.ts) and the error says where it went.
 export async function loadStateFile(path: string): Promise<DecodedState | null> {
   const target = resolve(path);
   await writeChains.get(target); // see our own pending saves
@@ -42,7 +46,21 @@ export async function loadStateFile(path: string): Promise<DecodedState | null> 
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
-  return decodeState(text);
+  try {
+    return decodeState(text);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; no service restored; ${setAside(target)}`);
+  }
+}
+
+// Restoring reads the file before anything can save over it (the first
+// change comes after start), so this is in time.
+function setAside(target: string): string {
+  try {
+    return `kept it as ${keepCorruptAside(target, new Date())} (the next save starts a new state file)`;
+  } catch (err) {
+    return `could not keep it aside (${(err as Error).message})`;
+  }
 }
 
 // Whether a save could work now, checked before a command changes anything,
@@ -97,10 +115,6 @@ async function writeAtomically(target: string, text: string): Promise<void> {
     if (!renamed) await fsAsync.unlink(temp).catch(() => {});
   }
   await syncDirectory(dir);
-}
-
-function tempPath(target: string): string {
-  return join(dirname(target), `.${basename(target)}.${process.pid}.${randomHex(6)}.tmp`);
 }
 
 // Makes the rename itself durable. Some filesystems cannot fsync a directory;

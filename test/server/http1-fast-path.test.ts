@@ -157,15 +157,32 @@ describe('HTTP/1.1 fast path', () => {
       res.end('ok');
     };
     const extra = Array.from({ length: 40 }, (_, i) => `X-H${i}: v${i}\r\n`).join('');
-    await rawExchange(port, `GET / HTTP/1.1\r\nHost: first\r\nHost: second\r\nX-A: 1\r\nX-A: 2\r\nSet-Cookie: a\r\nSet-Cookie: b\r\nCookie: c=1\r\nCookie: d=2\r\n${extra}Connection: close\r\n\r\n`);
+    await rawExchange(port, `GET / HTTP/1.1\r\nHost: h\r\nUser-Agent: first\r\nUser-Agent: second\r\nX-A: 1\r\nX-A: 2\r\nSet-Cookie: a\r\nSet-Cookie: b\r\nCookie: c=1\r\nCookie: d=2\r\n${extra}Connection: close\r\n\r\n`);
     assert.deepEqual(taken, ['fast']);
     const h = seen!.headers;
-    assert.equal(h.host, 'first');
+    assert.equal(h['user-agent'], 'first');
     assert.equal(h['x-a'], '1, 2');
     assert.deepEqual(h['set-cookie'], ['a', 'b']);
     assert.equal(h.cookie, 'c=1; d=2');
     assert.equal(h['x-h39'], 'v39');
-    assert.equal(seen!.rawHeaders.length, 2 * (9 + 40));
+    assert.equal(seen!.rawHeaders.length, 2 * (10 + 40));
+  });
+
+  // Node would keep the first of two Host lines; the request is malformed
+  // either way, and the chain answers it 400 (test/e2e/host-validation.test.ts).
+  test('two Host lines, or none, go to node:http with all their lines', async () => {
+    const hosts: number[] = [];
+    handler = (req, res) => {
+      hosts.push(req.rawHeaders.filter((_, i) => i % 2 === 0 && req.rawHeaders[i]!.toLowerCase() === 'host').length);
+      echo(req, res);
+    };
+    await rawExchange(port, 'GET /two HTTP/1.1\r\nHost: first\r\nhost: second\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(taken, ['node']);
+    assert.deepEqual(hosts, [2]);
+    // This bare node:http (requireHostHeader, Node's default) answers it itself.
+    const none = await rawExchange(port, 'GET /none HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.deepEqual(statuses(none), [400]);
+    assert.deepEqual(taken, ['node']);
   });
 
   test('a response without a length is chunked, and setHeader() merges under writeHead()', async () => {

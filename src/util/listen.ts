@@ -1,0 +1,62 @@
+// Starting a listener (a client port or the control socket), with a failure
+// worded for the operator: where, and why, as kamal-proxy says it
+// (`listen tcp :443: bind: permission denied`), without Node's syscall
+// prefix. `run` prints the message as `Error: ...` and exits 1.
+import type net from 'node:net';
+import { dirname } from 'node:path';
+import { fs } from './node-fs.ts';
+
+export class ListenError extends Error {
+  readonly code: string | undefined; // the system error code, e.g. EADDRINUSE
+
+  constructor(message: string, code: string | undefined) {
+    super(message);
+    this.code = code;
+  }
+}
+
+const CAUSES: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EACCES: 'permission denied',
+  EADDRNOTAVAIL: 'cannot assign requested address',
+  ENOENT: 'no such file or directory',
+  ENOTDIR: 'not a directory',
+  EROFS: 'read-only file system',
+};
+
+// `:443` (all interfaces, as Go writes it), `127.0.0.1:443`, `[::1]:443`.
+function tcpAddress(port: number, host?: string): string {
+  return `${host === undefined ? '' : host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+export function listenTcp(server: net.Server, port: number, host?: string): Promise<void> {
+  return listen(server, { port, host }, tcpAddress(port, host), port);
+}
+
+export function listenUnix(server: net.Server, path: string): Promise<void> {
+  // libuv reports a missing directory as EACCES (as Windows does).
+  const codeOf = (err: NodeJS.ErrnoException) => (err.code === 'EACCES' && !fs.existsSync(dirname(path)) ? 'ENOENT' : err.code);
+  return listen(server, { path }, `control socket ${path}`, null, codeOf);
+}
+
+type CodeOf = (err: NodeJS.ErrnoException) => string | undefined;
+
+function listen(server: net.Server, options: net.ListenOptions, where: string, port: number | null, codeOf: CodeOf = (err) => err.code): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: NodeJS.ErrnoException) => reject(listenError(where, port, codeOf(err), err.message));
+    server.once('error', fail);
+    server.listen(options, () => {
+      server.off('error', fail);
+      resolve();
+    });
+  });
+}
+
+function listenError(where: string, port: number | null, code: string | undefined, message: string): ListenError {
+  const cause = (code !== undefined ? CAUSES[code] : undefined) ?? message;
+  // The README's quick start as a user: the default ports are privileged.
+  const hint = code === 'EACCES' && port !== null && port < 1024
+    ? '; ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (or choose others with --http-port and --https-port)'
+    : '';
+  return new ListenError(`cannot listen on ${where}: ${cause}${hint}`, code);
+}

@@ -1,17 +1,17 @@
-// The command line, with cobra's conventions: `kamal-proxy <command> [flags]`,
+// The command line, with cobra's conventions: `<program> <command> [flags]`,
 // `help`, `-h/--help`, and `Error: <message>` on stderr with exit status 1
-// (no usage text on errors).
-import type { Command } from './command.ts';
-import { FlagError, formatFlagUsages, parseFlags } from './flags.ts';
-import type { FlagSpec } from './flags.ts';
+// (no usage text on errors; a mistyped command also gets suggestions and
+// where to find the usage). `program` is the name we were called by.
+import type { Command, CommandGroup } from './command.ts';
+import { FlagError, parseFlags } from './flags.ts';
+import { goQuote } from './go-quote.ts';
+import { commandHelp, groupHelp, helpCommandHelp, helpFlag, rootHelp, rootUsage } from './help.ts';
 import { runCommand } from './run.ts';
-
-const PROGRAM = 'kamal-proxy';
-const HELP_FLAG: FlagSpec = { name: 'help', shorthand: 'h', type: 'bool', default: false, usage: 'help' };
+import { UnknownCommandError } from './unknown-command.ts';
 
 interface Verbs {
   commands: Command[];
-  groups: Record<string, Command[]>;
+  groups: CommandGroup[];
 }
 
 // Every verb but `run` is a short-lived client that `docker exec` starts.
@@ -27,55 +27,77 @@ async function verbs(): Promise<Verbs> {
       c.napCommand, c.statusCommand, c.stopAllCommand, c.wakeCommand,
     ],
     // `rollout` is a group, as in kamal-proxy: `kamal-proxy rollout deploy|set|stop`.
-    groups: { rollout: c.rolloutCommands },
+    groups: [c.rolloutGroup],
   };
 }
 
-function find(commands: Command[], name: string): Command | undefined {
+function find(commands: readonly Command[], name: string): Command | undefined {
   return commands.find((c) => c.name === name || c.aliases?.includes(name));
 }
 
-export async function runCli(argv: readonly string[]): Promise<number> {
+export async function runCli(argv: readonly string[], program = 'kamal-proxy'): Promise<number> {
   try {
-    return await dispatch(argv);
+    return await dispatch(argv, program);
   } catch (err) {
     process.stderr.write(`Error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (err instanceof UnknownCommandError) process.stderr.write(`Run '${err.commandPath} --help' for usage.\n`);
     return 1;
   }
 }
 
-async function dispatch(argv: readonly string[]): Promise<number> {
+async function dispatch(argv: readonly string[], program: string): Promise<number> {
   const [first, ...rest] = argv;
-  if (first === runCommand.name) return execute(runCommand, rest, `${PROGRAM} ${runCommand.name}`);
+  if (first === runCommand.name) return execute(runCommand, rest, `${program} ${runCommand.name}`, program);
   const { commands, groups } = await verbs();
-  if (first === undefined || first === '-h' || first === '--help') return printHelp(commands);
-  if (first === 'help') {
-    const target = rest[0] === undefined ? undefined : find(commands, rest[0]);
-    if (rest[0] !== undefined && target === undefined) throw new Error(`unknown command "${rest[0]}" for "${PROGRAM}"`);
-    return target ? printCommandHelp(target) : printHelp(commands);
-  }
-  if (groups[first] !== undefined) return dispatchGroup(first, groups[first], rest);
+  if (first === undefined || first === '-h' || first === '--help') return print(rootHelp(program, commands, groups));
+  if (first === 'help') return help(program, { commands, groups }, rest);
+  const group = groups.find((g) => g.name === first);
+  if (group !== undefined) return dispatchGroup(program, group, rest);
   const command = find(commands, first);
   if (command === undefined) {
     if (first.startsWith('-')) throw new FlagError(`unknown flag: ${first.split('=')[0]}`);
-    throw new Error(`unknown command "${first}" for "${PROGRAM}"`);
+    // cobra suggests among the commands it lists, not `help` itself.
+    const names = [...commands, ...groups].map((c) => c.name).sort();
+    throw new UnknownCommandError(first, program, names);
   }
-  return execute(command, rest, `${PROGRAM} ${command.name}`);
+  return execute(command, rest, `${program} ${command.name}`, program);
 }
 
-async function dispatchGroup(name: string, commands: Command[], argv: readonly string[]): Promise<number> {
+async function dispatchGroup(program: string, group: CommandGroup, argv: readonly string[]): Promise<number> {
   const [sub, ...rest] = argv;
-  if (sub === undefined || sub === '-h' || sub === '--help') return printGroupHelp(name, commands);
-  const command = commands.find((c) => c.name === sub);
-  if (command === undefined) throw new Error(`unknown command "${sub}" for "${PROGRAM} ${name}"`);
-  return execute(command, rest, `${PROGRAM} ${name} ${command.name}`);
+  if (sub === undefined || sub === '-h' || sub === '--help') return print(groupHelp(program, group));
+  const command = group.commands.find((c) => c.name === sub);
+  if (command === undefined) {
+    if (sub.startsWith('-')) throw new FlagError(`unknown flag: ${sub.split('=')[0]}`);
+    // cobra would print the group's help here; the error says more.
+    throw new UnknownCommandError(sub, `${program} ${group.name}`, group.commands.map((c) => c.name));
+  }
+  return execute(command, rest, `${program} ${group.name} ${command.name}`, program);
 }
 
-async function execute(command: Command, argv: readonly string[], fullName: string): Promise<number> {
-  const parsed = parseFlags(argv, [...command.flags, HELP_FLAG]);
-  if (parsed.values.help === true) return printCommandHelp(command);
+// `help [command [subcommand]]`, resolved as cobra's Find does: words past a
+// command without subcommands are ignored, and so is an unknown subcommand.
+function help(program: string, { commands, groups }: Verbs, topic: readonly string[]): number {
+  const [first, second] = topic;
+  if (first === undefined) return print(rootHelp(program, commands, groups));
+  if (first === 'help') return print(helpCommandHelp(program));
+  const group = groups.find((g) => g.name === first);
+  if (group !== undefined) {
+    const command = second === undefined ? undefined : group.commands.find((c) => c.name === second);
+    return print(command === undefined ? groupHelp(program, group) : commandHelp(program, command));
+  }
+  const command = find(commands, first);
+  if (command !== undefined) return print(commandHelp(program, command));
+  // cobra: this line and the usage on stderr, and still exit status 0.
+  process.stderr.write(`Unknown help topic [${topic.map(goBackquote).join(' ')}]\n${rootUsage(program, commands, groups)}`);
+  return 0;
+}
+
+async function execute(command: Command, argv: readonly string[], fullName: string, program: string): Promise<number> {
+  const parsed = parseFlags(argv, [...command.flags, helpFlag(command.name)]);
+  if (parsed.values.help === true) return print(commandHelp(program, command));
   if (command.args === 0 && parsed.args.length > 0) {
-    throw new Error(`unknown command "${parsed.args[0]}" for "${fullName}"`);
+    throw new Error(`unknown command ${goQuote(parsed.args[0]!)} for ${goQuote(fullName)}`);
   }
   if (command.args > 0 && parsed.args.length !== command.args) {
     throw new Error(`accepts ${command.args} arg(s), received ${parsed.args.length}`);
@@ -83,35 +105,12 @@ async function execute(command: Command, argv: readonly string[], fullName: stri
   return command.action(parsed);
 }
 
-function printHelp(commands: Command[]): number {
-  const width = Math.max(...commands.map((c) => c.name.length)) + 2;
-  const lines = [
-    'kamal-napper: a kamal-proxy compatible HTTP proxy that naps idle apps',
-    '',
-    'Usage:',
-    `  ${PROGRAM} [command]`,
-    '',
-    'Available Commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)} ${c.summary}`),
-    `  ${'rollout'.padEnd(width)} Manage a cookie-based rollout (deploy, set, stop)`,
-    `  ${'help'.padEnd(width)} Help about any command`,
-    '',
-    `Use "${PROGRAM} [command] --help" for more information about a command.`,
-  ];
-  process.stdout.write(lines.join('\n') + '\n');
+function print(text: string): number {
+  process.stdout.write(text);
   return 0;
 }
 
-function printGroupHelp(name: string, commands: Command[]): number {
-  const lines = ['Usage:', `  ${PROGRAM} ${name} [command]`, '', 'Available Commands:', ...commands.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`)];
-  process.stdout.write(lines.join('\n') + '\n');
-  return 0;
-}
-
-function printCommandHelp(c: Command): number {
-  const aliases = c.aliases ? `\nAliases:\n  ${[c.name, ...c.aliases].join(', ')}\n` : '';
-  process.stdout.write(
-    `${c.summary}\n\nUsage:\n  ${PROGRAM} ${c.usage} [flags]\n${aliases}\nFlags:\n${formatFlagUsages([...c.flags, HELP_FLAG])}`,
-  );
-  return 0;
+// Go's %#q for a string: back-quoted when strconv.CanBackquote allows it.
+function goBackquote(s: string): string {
+  return /^[^`\x00-\x08\x0a-\x1f\x7f\ufeff]*$/.test(s) ? `\`${s}\`` : goQuote(s);
 }

@@ -5,4 +5,4 @@ export { listCommand } from './list.ts';
 export { pauseCommand, resumeCommand, stopCommand } from './maintenance.ts';
 export { napCommand, statusCommand, stopAllCommand, wakeCommand } from './napping.ts';
 export { removeCommand } from './remove.ts';
-export { rolloutCommands } from './rollout.ts';
+export { rolloutGroup } from './rollout.ts';

@@ -13,4 +13,12 @@ export interface Command {
   action(parsed: ParsedFlags): Promise<number>;
 }
 
+// Commands under one word, as `rollout deploy|set|stop` (a cobra command with
+// subcommands and no action of its own).
+export interface CommandGroup {
+  name: string;
+  summary: string;
+  commands: Command[];
+}
+
 export class UsageError extends Error {}

@@ -3,7 +3,7 @@ import * as d from '../config/defaults.ts';
 import { socketPath } from '../config/paths.ts';
 import { call } from '../control/client.ts';
 import { UsageError } from './command.ts';
-import type { Command } from './command.ts';
+import type { Command, CommandGroup } from './command.ts';
 
 export const rolloutDeployCommand: Command = {
   name: 'deploy',
@@ -61,3 +61,9 @@ export const rolloutStopCommand: Command = {
 };
 
 export const rolloutCommands: Command[] = [rolloutDeployCommand, rolloutSetCommand, rolloutStopCommand];
+
+export const rolloutGroup: CommandGroup = {
+  name: 'rollout',
+  summary: 'Manage a cookie-based rollout (deploy, set, stop)',
+  commands: rolloutCommands,
+};

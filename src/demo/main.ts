@@ -1,58 +1,89 @@
 // `npm start`: the proxy on an unprivileged port with a demo app deployed, and
 // a second one under /sleepy that naps, so a newcomer sees both at work with
 // nothing else installed. State and the control socket live in a temp dir, so
-// a real installation is never touched.
-import { mkdtempSync } from 'node:fs';
+// a real installation is never touched, and it goes when the demo does.
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Server } from 'node:http';
 import { startProxy } from '../server/proxy.ts';
+import type { RunningProxy } from '../server/proxy.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../service/options.ts';
 import { startDemoApp } from './demo-app.ts';
+import { portInUseMessage } from './port-in-use.ts';
+import { onStopRequest } from './stop-requests.ts';
 
-const port = Number(process.env.PORT ?? 8080);
+const ports = { http: Number(process.env.PORT ?? 8080), https: Number(process.env.HTTPS_PORT ?? 8443) };
 const SLEEPY_IDLE_TIMEOUT_MS = 10_000;
 const dir = mkdtempSync(join(tmpdir(), 'kamal-napper-demo-'));
+// On every way out, once nothing runs from it any more.
+process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
 const socketPath = join(dir, 'kamal-proxy.sock');
 
-const apps = await Promise.all([startDemoApp('demo app #1'), startDemoApp('demo app #2')]);
-const targets = apps.map((a) => `127.0.0.1:${(a.address() as AddressInfo).port}`);
-const proxy = await startProxy({ httpPort: port, httpsPort: Number(process.env.HTTPS_PORT ?? 8443), socketPath, statePath: join(dir, 'kamal-proxy.state') });
-await proxy.router.deploy({
-  service: 'demo',
-  targets: [targets[0]!],
-  readers: [],
-  deployTimeoutMs: 10_000,
-  drainTimeoutMs: 10_000,
-  force: false,
-  serviceOptions: defaultServiceOptions(),
-  targetOptions: { ...defaultTargetOptions(), forwardHeaders: true },
-});
-// Started by the proxy on the first request, stopped after 10 s without one.
-const sleepyPort = await freePort();
-await proxy.router.deploy({
-  service: 'sleepy',
-  targets: [`127.0.0.1:${sleepyPort}`],
-  readers: [],
-  deployTimeoutMs: 30_000,
-  drainTimeoutMs: 10_000,
-  force: false,
-  serviceOptions: { ...defaultServiceOptions(), pathPrefixes: ['/sleepy'] },
-  targetOptions: defaultTargetOptions(),
-  nap: {
-    idleTimeoutMs: SLEEPY_IDLE_TIMEOUT_MS,
-    wakeTimeoutMs: 30_000,
-    container: '',
-    group: false,
-    command: `PORT=${sleepyPort} exec '${process.execPath}' '${join(import.meta.dirname, 'sleepy-app.ts')}'`,
-  },
-});
+// Filled in as they start, for stop() to undo.
+let proxy: RunningProxy | undefined;
+const apps: Server[] = [];
 
-process.stderr.write(`
+let stopping = false;
+const started = start();
+onStopRequest(() => {
+  if (stopping) return;
+  stopping = true;
+  // A stop during the start waits for it: the napping app may be starting.
+  void started
+    .catch(() => {})
+    .then(stop)
+    .finally(() => process.exit(0));
+});
+try {
+  await started;
+} catch (err) {
+  const message = portInUseMessage(err, ports);
+  if (message === null) throw err;
+  process.stderr.write(`${message}\n`);
+  process.exit(1);
+}
+
+async function start(): Promise<void> {
+  const running = (proxy = await startProxy({ httpPort: ports.http, httpsPort: ports.https, socketPath, statePath: join(dir, 'kamal-proxy.state') }));
+  apps.push(...(await Promise.all([startDemoApp('demo app #1'), startDemoApp('demo app #2')])));
+  const targets = apps.map((a) => `127.0.0.1:${(a.address() as AddressInfo).port}`);
+  await running.router.deploy({
+    service: 'demo',
+    targets: [targets[0]!],
+    readers: [],
+    deployTimeoutMs: 10_000,
+    drainTimeoutMs: 10_000,
+    force: false,
+    serviceOptions: defaultServiceOptions(),
+    targetOptions: { ...defaultTargetOptions(), forwardHeaders: true },
+  });
+  // Started by the proxy on the first request, stopped after 10 s without one.
+  const sleepyPort = await freePort();
+  await running.router.deploy({
+    service: 'sleepy',
+    targets: [`127.0.0.1:${sleepyPort}`],
+    readers: [],
+    deployTimeoutMs: 30_000,
+    drainTimeoutMs: 10_000,
+    force: false,
+    serviceOptions: { ...defaultServiceOptions(), pathPrefixes: ['/sleepy'] },
+    targetOptions: defaultTargetOptions(),
+    nap: {
+      idleTimeoutMs: SLEEPY_IDLE_TIMEOUT_MS,
+      wakeTimeoutMs: 30_000,
+      container: '',
+      group: false,
+      command: `PORT=${sleepyPort} exec '${process.execPath}' '${join(import.meta.dirname, 'sleepy-app.ts')}'`,
+    },
+  });
+
+  process.stderr.write(`
   kamal-napper is running.
 
-    Open      http://localhost:${port}/
-    Napping   http://localhost:${port}/sleepy/  (stops ${SLEEPY_IDLE_TIMEOUT_MS / 1000} s after the last request; the next one wakes it)
+    Open      http://localhost:${ports.http}/
+    Napping   http://localhost:${ports.http}/sleepy/  (stops ${SLEEPY_IDLE_TIMEOUT_MS / 1000} s after the last request; the next one wakes it)
     Status    KAMAL_PROXY_SOCKET=${socketPath} bin/kamal-napper status
     Deploy    KAMAL_PROXY_SOCKET=${socketPath} bin/kamal-proxy deploy demo --target=${targets[1]}
     List      KAMAL_PROXY_SOCKET=${socketPath} bin/kamal-proxy list
@@ -61,6 +92,16 @@ process.stderr.write(`
   Request logs follow on stdout. Ctrl-C stops everything.
 
 `);
+}
+
+async function stop(): Promise<void> {
+  if (proxy === undefined) return;
+  // A proxy that stops leaves --nap-command apps running for the next one to
+  // adopt; the demo's app goes with the demo (remove stops it).
+  await proxy.router.remove('sleepy').catch(() => {});
+  await proxy.stop();
+  for (const a of apps) a.close();
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -71,18 +112,3 @@ function freePort(): Promise<number> {
     });
   });
 }
-
-const stop = () => {
-  // A proxy that stops leaves --nap-command apps running for the next one to
-  // adopt; the demo's app goes with the demo (remove stops it).
-  void proxy.router
-    .remove('sleepy')
-    .catch(() => {})
-    .then(() => proxy.stop())
-    .then(() => {
-      for (const a of apps) a.close();
-      process.exit(0);
-    });
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);

@@ -3,8 +3,7 @@
 // it loads the app by itself (one reload, same URL) the moment it is ready.
 // Requires /usr/bin/chromium (skipped without it; see test/helpers/browser.ts).
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
@@ -12,6 +11,7 @@ import { browserSkip, launchBrowser } from '../helpers/browser.ts';
 import { napApp, napRequest } from '../helpers/nap.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 quietLogs();
 
@@ -46,7 +46,7 @@ describe('waiting page in a real browser', { skip: browserSkip() }, () => {
   const contexts: BrowserContext[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kn-browser-'));
+    dir = scratchDir('kn-browser-');
     proxy = await startTestProxy(dir);
     browser = await launchBrowser();
   });

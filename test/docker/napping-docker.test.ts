@@ -12,10 +12,9 @@
 // With no daemon the file is skipped, saying so; with
 // KAMAL_NAPPER_REQUIRE_DOCKER=1 (CI, after test/docker/setup.sh) it fails instead.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { Server } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -31,6 +30,7 @@ import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { openWebSocket } from '../helpers/ws-echo.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
 // A monitor of our own, on top of the built-in list: "configured" bots.
@@ -119,7 +119,7 @@ function napTests(): void {
   describe('napping (Docker runtime, real dockerd)', () => {
     let proxy: TestProxy;
     before(async () => {
-      proxy = await proxyOn(mkdtempSync(join(tmpdir(), 'kn-napd-')));
+      proxy = await proxyOn(scratchDir('kn-napd-'));
     });
 
     test('deploy starts a created container; after the idle timeout it is stopped', async () => {
@@ -324,7 +324,7 @@ function napTests(): void {
   });
 
   test('a restart of the proxy keeps a sleeping container asleep; its next request wakes it', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kn-napd-restart-'));
+    const dir = scratchDir('kn-napd-restart-');
     const first = await proxyOn(dir);
     const sleepy = await napApp();
     const busy = await napApp();

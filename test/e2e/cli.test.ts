@@ -1,8 +1,6 @@
 // The real executable against a running proxy, as Kamal drives it:
 // `docker exec kamal-proxy kamal-proxy deploy ...` is this process call.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
@@ -12,6 +10,7 @@ import { cli, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { shellSplit } from '../helpers/shell.ts';
 import { napApp } from '../helpers/nap.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 quietLogs();
 
@@ -78,7 +77,7 @@ describe('CLI against a running proxy', () => {
       [['deploy', `--target=${app.address}`], 'Error: accepts 1 arg(s), received 0\n'],
       [['deploy', 'a'], 'Error: required flag(s) "target" not set\n'],
       [['remove', 'missing-service'], 'Error: service not found\n'],
-      [['frobnicate'], 'Error: unknown command "frobnicate" for "kamal-proxy"\n'],
+      [['frobnicate'], 'Error: unknown command "frobnicate" for "kamal-proxy"\nRun \'kamal-proxy --help\' for usage.\n'],
       [['list', 'extra'], 'Error: unknown command "extra" for "kamal-proxy list"\n'],
     ];
     for (const [args, stderr] of cases) {
@@ -88,7 +87,7 @@ describe('CLI against a running proxy', () => {
   });
 
   test('a socket with no server behind it is a clear error, not a hang', async () => {
-    const socket = join(mkdtempSync(join(tmpdir(), 'kn-nosock-')), 'kamal-proxy.sock');
+    const socket = join(scratchDir('kn-nosock-'), 'kamal-proxy.sock');
     const r = await cli(['list'], { KAMAL_PROXY_SOCKET: socket });
     assert.equal(r.code, 1);
     assert.equal(r.stderr, `Error: cannot reach the proxy at ${socket}: is "kamal-proxy run" running? (ENOENT)\n`);
@@ -132,12 +131,12 @@ describe('CLI against a running proxy', () => {
     const napper = (args: string[]) => cli(args, env);
     const deployed = await napper(['deploy', 'cli-nap', `--target=${app.address}`, '--host=nap.example.com', '--idle-timeout=0', `--nap-command=${app.command}`]);
     assert.deepEqual([deployed.code, deployed.stderr], [0, '']);
-    assert.match((await napper(['status'])).stdout, /^cli-nap\s+idle\s+0\s+\S+ ago\s+never\s+0\s+process:pid \d+$/m);
+    assert.match((await napper(['status'])).stdout, /^cli-nap\s+idle\s+0\s+\S+ ago\s+never\s+1\s+process:pid \d+$/m);
     assert.equal((await napper(['nap', 'cli-nap'])).code, 0);
     assert.match((await napper(['status'])).stdout, /^cli-nap\s+stopped\s/m);
     assert.match((await napper(['list'])).stdout.replace(/\x1b\[[0-9;]*m/g, ''), /^cli-nap\s+nap\.example\.com\s+\/\s+\S+\s+running\s+no\s+stopped$/m);
     assert.equal((await napper(['wake', 'cli-nap'])).code, 0);
-    assert.match((await napper(['status'])).stdout, /^cli-nap\s+idle\s+0\s+\S+ ago\s+never\s+1\s/m);
+    assert.match((await napper(['status'])).stdout, /^cli-nap\s+idle\s+0\s+\S+ ago\s+never\s+2\s/m);
     assert.equal((await napper(['stop-all'])).stdout, 'Napping: cli-nap\n');
     const notNapping = await napper(['nap', 'app-nowhere']);
     assert.deepEqual([notNapping.code, notNapping.stderr], [1, 'Error: service not found\n']);

@@ -1,8 +1,7 @@
 // Napping with the process runtime: idle apps stop, the next request wakes
 // them exactly once, and no request is lost.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -11,6 +10,7 @@ import type { TestProxy } from '../helpers/proxy.ts';
 import { napApp, napRequest } from '../helpers/nap.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { openWebSocket } from '../helpers/ws-echo.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 quietLogs();
 
@@ -18,7 +18,7 @@ describe('napping (process runtime)', () => {
   let proxy: TestProxy;
   let dir: string;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'kn-nap-'));
+    dir = scratchDir('kn-nap-');
     proxy = await startTestProxy(dir);
   });
   after(async () => {
@@ -143,7 +143,7 @@ describe('napping (process runtime)', () => {
     assert.equal((await get('browser.example.com', '/dashboard')).body, 'hello from browser');
   });
   test('a restart of the proxy keeps a sleeping app asleep, and its next request wakes it', async () => {
-    const restartDir = mkdtempSync(join(tmpdir(), 'kn-nap-restart-'));
+    const restartDir = scratchDir('kn-nap-restart-');
     const first = await startTestProxy(restartDir);
     const app = await napApp(restartDir, 'sleepy');
     await first.router.deploy({ ...deployParams('sleepy', [app.address], { options: { hosts: ['sleepy.example.com'] } }), nap: napRequest({ command: app.command, idleTimeoutMs: 60_000 }) });

@@ -1,8 +1,7 @@
 // The real executable as a process: state survives SIGKILL, a state file
 // written by kamal-proxy itself loads, and SIGTERM shuts down gracefully.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
@@ -11,9 +10,10 @@ import { freePort } from '../helpers/free-port.ts';
 import { cli, ROOT, spawnProxy } from '../helpers/proxy.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 import { napApp } from '../helpers/nap.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 async function environment() {
-  const home = mkdtempSync(join(tmpdir(), 'kn-home-'));
+  const home = scratchDir('kn-home-');
   const port = await freePort();
   const env = { HOME: home, KAMAL_PROXY_SOCKET: join(home, 'kamal-proxy.sock'), KAMAL_PROXY_HTTPS_PORT: String(await freePort()) };
   return { home, port, env, stateDir: join(home, '.config', 'kamal-proxy') };

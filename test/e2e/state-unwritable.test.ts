@@ -15,8 +15,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, chownSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { request } from 'undici';
@@ -25,6 +24,7 @@ import { freePort } from '../helpers/free-port.ts';
 import { BIN } from '../helpers/proxy.ts';
 import type { CliResult } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -89,7 +89,7 @@ test('a state directory the proxy cannot write: every change fails before it tak
 
   // HOME and the state directory as a volume owned by another uid leaves
   // them: readable, not writable. The state already has a service.
-  const home = mkdtempSync(join(tmpdir(), 'kn-unwritable-'));
+  const home = scratchDir('kn-unwritable-');
   chmodSync(home, 0o755);
   const stateDir = join(home, '.config', 'kamal-proxy');
   mkdirSync(stateDir, { recursive: true, mode: 0o755 });
@@ -97,7 +97,7 @@ test('a state directory the proxy cannot write: every change fails before it tak
   const statePath = join(stateDir, 'kamal-proxy.state');
   const saved = JSON.stringify([{ name: 'web', options: { hosts: ['web.example.com'] }, active_targets: [old.address] }]) + '\n';
   writeFileSync(statePath, saved, { mode: 0o644 });
-  const socketDir = mkdtempSync(join(tmpdir(), 'kn-unwritable-sock-'));
+  const socketDir = scratchDir('kn-unwritable-sock-');
   chownSync(socketDir, NOBODY, NOBODY);
 
   const port = await freePort();
@@ -152,7 +152,7 @@ test('a state directory the proxy cannot write: every change fails before it tak
 test('a save that fails after the check: the command succeeds, the error is logged and shown by status until a save succeeds', async (t) => {
   const web = await startBackend('web');
   closeAfter(t, web);
-  const home = mkdtempSync(join(tmpdir(), 'kn-unsaved-'));
+  const home = scratchDir('kn-unsaved-');
   const stateDir = join(home, '.config', 'kamal-proxy');
   const statePath = join(stateDir, 'kamal-proxy.state');
   const port = await freePort();

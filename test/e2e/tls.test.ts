@@ -3,8 +3,6 @@
 // own listeners; HTTP/1.1 and HTTP/2 on one port; custom certificates;
 // redirects and the TLS validation rules.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { axios as acmeAxios } from 'acme-client';
@@ -18,6 +16,7 @@ import type { Backend } from '../helpers/backend.ts';
 import { httpsGet, startPebble } from '../helpers/pebble.ts';
 import type { Pebble } from '../helpers/pebble.ts';
 import { deployParams, quietLogs } from '../helpers/proxy.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 import { fetchHttp1, fetchHttp2, fetchWithoutSni } from '../tls/acme-fixture.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 
@@ -42,7 +41,7 @@ interface Setup {
 
 // `only`: the one challenge type that can succeed; the other one's validation
 // port is a closed port.
-async function setUp(only: 'http-01' | 'tls-alpn-01', dir = mkdtempSync(join(tmpdir(), 'kn-tls-'))): Promise<Setup> {
+async function setUp(only: 'http-01' | 'tls-alpn-01', dir = scratchDir('kn-tls-')): Promise<Setup> {
   const [httpPort, httpsPort, closed] = [await freePort(), await freePort(), await freePort()];
   const pebble = await startPebble(only === 'http-01' ? { httpPort, tlsPort: closed } : { httpPort: closed, tlsPort: httpsPort });
   const proxy = await startLocalProxy(dir, httpPort, httpsPort, pebble);
@@ -141,7 +140,7 @@ describe('custom certificates, redirects and the TLS rules', () => {
     app = await startBackend('app', {
       route: (req, res) => (res.end(`${req.headers['x-forwarded-proto']} ${req.httpVersion}`), true),
     });
-    dir = mkdtempSync(join(tmpdir(), 'kn-tls-custom-'));
+    dir = scratchDir('kn-tls-custom-');
     cert = selfSigned(tempDir(), 'custom', ['secure.example.test', 'www.secure.example.test']);
     proxy = await startProxy({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', socketPath: join(dir, 's.sock'), statePath: join(dir, 'state') });
     await proxy.router.deploy(
@@ -240,7 +239,7 @@ describe('clients that send no server name (SNI)', () => {
   const both = () => `${certs.alpha.certPem}${certs.beta.certPem}`;
   before(async () => {
     app = await startBackend('app', { route: (req, res) => (res.end(`app for ${req.headers.host}`), true) });
-    const dir = mkdtempSync(join(tmpdir(), 'kn-tls-nosni-'));
+    const dir = scratchDir('kn-tls-nosni-');
     proxy = await startProxy({ httpPort: 0, httpsPort: 0, bindAddress: '127.0.0.1', socketPath: join(dir, 's.sock'), statePath: join(dir, 'state') });
   });
   after(async () => {

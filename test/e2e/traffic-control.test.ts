@@ -1,8 +1,7 @@
 // pause / stop / resume, rollout, readers and writer affinity, redirects,
 // cookie scoping and custom error pages, through a real listener.
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -14,6 +13,7 @@ import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 quietLogs();
 
@@ -113,14 +113,14 @@ describe('traffic control', () => {
   });
 
   test('custom error pages render the stop message; a bad directory fails the deploy', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kn-pages-'));
+    const dir = scratchDir('kn-pages-');
     writeFileSync(join(dir, '503.html'), '<p>Custom Maintenance Page: {{ if .Message }}{{ .Message }}{{ else }}soon{{ end }}</p>');
     await proxy.router.deploy(deployParams('pages', [app.address], { options: { hosts: ['pages.example.com'], errorPagePath: dir } }));
     await proxy.router.stop('pages', 1_000, 'upgrading & back soon');
     assert.equal((await get('pages.example.com')).body, '<p>Custom Maintenance Page: upgrading &amp; back soon</p>');
     await proxy.router.resume('pages');
 
-    const bad = mkdtempSync(join(tmpdir(), 'kn-badpages-'));
+    const bad = scratchDir('kn-badpages-');
     mkdirSync(join(bad, 'empty'));
     await assert.rejects(
       proxy.router.deploy(deployParams('pages', [app.address], { options: { hosts: ['pages.example.com'], errorPagePath: join(bad, 'empty') } })),
@@ -249,7 +249,7 @@ describe('traffic control', () => {
     const failing = await startBackend('failing', {
       route: (req, res) => (res.writeHead(503, { 'Content-Type': 'text/plain' }).end('app says no'), true),
     });
-    const dir = mkdtempSync(join(tmpdir(), 'kn-pages-'));
+    const dir = scratchDir('kn-pages-');
     writeFileSync(join(dir, '503.html'), 'custom 503');
     await proxy.router.deploy(deployParams('fail', [failing.address], { options: { hosts: ['fail.example.com'], errorPagePath: dir } }));
     const r = await get('fail.example.com');
@@ -258,7 +258,7 @@ describe('traffic control', () => {
   });
 
   test('custom pages win per status; missing ones fall back to the built-in page with the message', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'kn-pages-'));
+    const dir = scratchDir('kn-pages-');
     writeFileSync(join(dir, '504.html'), '<p>custom timeout</p>');
     await proxy.router.deploy(deployParams('mixed', [app.address], { options: { hosts: ['mixed.example.com'], errorPagePath: dir } }));
     await proxy.router.pause('mixed', 1_000, 50);

@@ -2,8 +2,7 @@
 // executable in a child process (CLI, signals, SIGKILL + restart).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { openSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { log } from '../../src/log/logger.ts';
 import { startProxy } from '../../src/server/proxy.ts';
@@ -12,13 +11,14 @@ import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { DeployParams } from '../../src/control/protocol.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../../src/service/options.ts';
 import type { ServiceOptions, TargetOptions } from '../../src/service/options.ts';
+import { scratchDir } from './scratch-dir.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = join(ROOT, 'bin/kamal-proxy');
 
 // In-process proxies log to a file instead of the test runner's stdout.
 export function quietLogs(): string {
-  const file = join(mkdtempSync(join(tmpdir(), 'kn-log-')), 'proxy.log');
+  const file = join(scratchDir('kn-log-'), 'proxy.log');
   log.setFd(openSync(file, 'a'));
   return file;
 }
@@ -39,7 +39,7 @@ export interface TestProxyOptions {
   listenAll?: boolean;
 }
 
-export async function startTestProxy(dir = mkdtempSync(join(tmpdir(), 'kn-test-')), options: TestProxyOptions = {}): Promise<TestProxy> {
+export async function startTestProxy(dir = scratchDir('kn-test-'), options: TestProxyOptions = {}): Promise<TestProxy> {
   const statePath = join(dir, 'kamal-proxy.state');
   const proxy = await startProxy({
     httpPort: 0,

@@ -3,8 +3,8 @@
 // challenge one). ECDSA P-256; the key is written as SEC1 ("EC PRIVATE KEY").
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
+import { scratchDir } from '../helpers/scratch-dir.ts';
 
 export interface TestCert {
   keyPem: string;
@@ -19,7 +19,7 @@ export interface TestCa extends TestCert {
 }
 
 export function tempDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'tls-test-'));
+  return scratchDir('tls-test-');
 }
 
 function openssl(dir: string, args: string[]): void {

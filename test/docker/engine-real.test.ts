@@ -7,21 +7,11 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DEFAULT_SOCKET_PATH, DockerEngine } from '../../src/docker/engine.ts';
 import { DockerRuntime } from '../../src/docker/docker-runtime.ts';
-import { docker, removeAllDockerApps, startDockerApp, waitForUp, dockerUnavailable } from '../helpers/docker-app.ts';
+import { docker, removeAllDockerApps, startDockerApp, waitForUp, withDocker } from '../helpers/docker-app.ts';
 import { forwardTcpToUnix } from '../helpers/tcp-forwarder.ts';
 import { engineContract } from './engine-contract.ts';
 
-const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
-
-const problem = await dockerUnavailable();
-
-if (problem !== null && required) {
-  test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {
-    assert.fail(`${problem}. CI must run test/docker/setup.sh before the tests.`);
-  });
-} else if (problem !== null) {
-  test('real Docker Engine tests', { skip: `${problem}; run test/docker/setup.sh as root to run them` }, () => {});
-} else {
+await withDocker('real Docker Engine tests', () => {
   after(removeAllDockerApps);
 
   // The same subject reached on the socket, and over TCP through a forwarder
@@ -84,7 +74,7 @@ if (problem !== null && required) {
       }
     });
   });
-}
+});
 
 // The contract passes labels as a plain map; the helper wants Kamal's three
 // as options (it always sets them) and anything else as extra labels.

@@ -22,7 +22,7 @@ import {
   buildProxyImage,
   countEvents,
   dockerNow,
-  dockerUnavailable,
+  withDocker,
   explain,
   isRunning,
   must,
@@ -30,8 +30,6 @@ import {
 } from '../helpers/kamal.ts';
 import type { KamalApp, KamalProxy, Reply } from '../helpers/kamal.ts';
 
-const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
-const problem = await dockerUnavailable();
 
 // The proxy-wide idle timeout, as a user would write it in deploy.yml.
 const IDLE = '3s';
@@ -42,15 +40,7 @@ const NAP_WAIT_MS = 15_000;
 // How long "stays running" / "stays stopped" is watched.
 const WATCH_MS = 2 * IDLE_MS;
 
-if (problem !== null && required) {
-  test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {
-    assert.fail(`${problem}. CI must run test/docker/setup.sh before the tests.`);
-  });
-} else if (problem !== null) {
-  test('Kamal replay: napping', { skip: `${problem}; run test/docker/setup.sh as root to run them` }, () => {});
-} else {
-  napTests();
-}
+await withDocker('Kamal replay: napping', napTests);
 
 function napTests(): void {
   let host: KamalHost;

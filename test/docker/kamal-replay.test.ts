@@ -22,7 +22,7 @@ import {
   PROXY_IMAGE_TITLE_LABEL,
   appPrograms,
   buildProxyImage,
-  dockerUnavailable,
+  withDocker,
   explain,
   must,
   poll,
@@ -31,18 +31,8 @@ import {
 } from '../helpers/kamal.ts';
 import type { KamalApp, KamalProxy, Reply } from '../helpers/kamal.ts';
 
-const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
-const problem = await dockerUnavailable();
 
-if (problem !== null && required) {
-  test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {
-    assert.fail(`${problem}. CI must run test/docker/setup.sh before the tests.`);
-  });
-} else if (problem !== null) {
-  test('Kamal replay', { skip: `${problem}; run test/docker/setup.sh as root to run them` }, () => {});
-} else {
-  replayTests();
-}
+await withDocker('Kamal replay', replayTests);
 
 function replayTests(): void {
   let host: KamalHost;

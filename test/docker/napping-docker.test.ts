@@ -24,7 +24,7 @@ import { loadNapConfig } from '../../src/nap/nap-config.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { NapRequest } from '../../src/control/protocol.ts';
 import type { ServiceOptions } from '../../src/service/options.ts';
-import { docker, removeAllDockerApps, startDockerApp, dockerUnavailable } from '../helpers/docker-app.ts';
+import { docker, removeAllDockerApps, startDockerApp, withDocker } from '../helpers/docker-app.ts';
 import type { DockerApp, DockerAppOptions } from '../helpers/docker-app.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
@@ -32,24 +32,14 @@ import { waitFor } from '../helpers/wait.ts';
 import { openWebSocket } from '../helpers/ws-echo.ts';
 import { scratchDir } from '../helpers/scratch-dir.ts';
 
-const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
 // A monitor of our own, on top of the built-in list: "configured" bots.
 const MONITOR_UA = 'KnTestMonitor/1.0 (+https://monitor.example.com)';
 // For the failing-start tests: a failed wake costs up to this long, and the
 // recovering wake (a real `docker start`) must fit in it on a busy machine.
 const FAILING_WAKE_TIMEOUT_MS = 3_000;
 
-const problem = await dockerUnavailable();
 
-if (problem !== null && required) {
-  test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {
-    assert.fail(`${problem}. CI must run test/docker/setup.sh before the tests.`);
-  });
-} else if (problem !== null) {
-  test('napping with the Docker runtime', { skip: `${problem}; run test/docker/setup.sh as root to run them` }, () => {});
-} else {
-  napTests();
-}
+await withDocker('napping with the Docker runtime', napTests);
 
 function napTests(): void {
   const logFile = quietLogs();

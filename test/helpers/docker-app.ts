@@ -12,11 +12,13 @@
 // address, and the daemon set up by setup.sh has no bridge at all.
 // Every container made here is tracked; call removeAllDockerApps() from an
 // after() hook so a failing test leaves nothing behind.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { test } from 'node:test';
 import { freePort } from './free-port.ts';
 
 export const TEST_IMAGE = 'kamal-napper-test:latest';
@@ -170,6 +172,22 @@ export async function waitForUp(app: DockerApp, timeoutMs = 10_000): Promise<voi
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`${app.name} did not answer ${app.url}/up within ${timeoutMs} ms (${last})`);
+}
+
+// Registers a real-Docker suite: `tests` runs when an Engine and the test
+// image are there; otherwise one skipped test says why, or, with
+// KAMAL_NAPPER_REQUIRE_DOCKER=1 (CI, after test/docker/setup.sh), one failing
+// test, so the suite never silently skips there.
+export async function withDocker(name: string, tests: () => void): Promise<void> {
+  const problem = await dockerUnavailable();
+  if (problem === null) return tests();
+  if (process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1') {
+    test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => {
+      assert.fail(`${problem}. CI must run test/docker/setup.sh before the tests.`);
+    });
+  } else {
+    test(name, { skip: `${problem}; run test/docker/setup.sh as root to run them` }, () => {});
+  }
 }
 
 // Why the real-engine suites cannot run here (null: they can): no daemon, or

@@ -26,10 +26,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { TEST_IMAGE, dockerUnavailable } from './docker-app.ts';
+import { TEST_IMAGE, withDocker } from './docker-app.ts';
 import { freePort } from './free-port.ts';
 
-export { dockerUnavailable };
+export { withDocker };
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const BUILD_SCRIPT = 'test/docker/build-image.sh';

@@ -1,7 +1,7 @@
 // nginx as the static backend and as the reference reverse proxy (each also
 // with TLS and HTTP/2 for the HTTP/2 table), all as one worker (the box has 2
 // vCPUs: the load tool takes one, backend and proxy share the other; see
-// /work/shared/reference/node-stack.md, Part B).
+// ../shared/reference/node-stack.md, Part B).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BODY } from './body.ts';

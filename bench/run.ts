@@ -1,5 +1,5 @@
 // `npm run bench`: throughput of kamal-napper against the same backend reached
-// directly and through nginx, the method of /work/shared/reference/node-stack.md
+// directly and through nginx, the method of ../shared/reference/node-stack.md
 // Part B: HTTP/1.1 with wrk, then HTTP/2 over TLS with h2load. See bench/README.md.
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';

@@ -3,6 +3,9 @@
 // with gob here; Kamal only ever drives the CLI, so the wire format is ours.)
 import type { NapFlags } from '../nap/nap-options.ts';
 import type { ServiceOptions, TargetOptions } from '../service/options.ts';
+import type { UnsavedState } from '../state/state-keeper.ts';
+
+export type { UnsavedState };
 
 // Nap flags as given (see NapFlags): absent ones defer to the app
 // container's labels and the proxy's napping config.
@@ -42,14 +45,6 @@ export interface NapStatusEntry {
   idleTimeoutMs: number;
   wakes: number;
   runtime: string;
-}
-
-// Since the first of a run of failed saves: the change took effect, but the
-// state file does not have it (a restart would lose it). `error` is the
-// latest failure. Gone after the next good save.
-export interface UnsavedState {
-  sinceMs: number; // epoch ms
-  error: string;
 }
 
 // `kamal-napper status`: the napping services, and whether the state is saved.

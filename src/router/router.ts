@@ -1,15 +1,13 @@
 // The service registry: routes requests to services, and runs the commands
 // that change services (deploy, remove) and the state snapshot after each.
-// A command checks that the state can be saved before it changes anything:
-// it fails while nothing has changed, or it succeeds. Kamal stops the new
-// container when a deploy fails, so failing after the swap would take down
-// what already serves.
+// A command checks that the state can be saved before it changes anything
+// (state-keeper.ts): it fails while nothing has changed, or it succeeds.
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
-import type { DeployParams, ListEntry, NapStatusEntry, UnsavedState } from '../control/protocol.ts';
+import type { DeployParams, ListEntry, NapStatusEntry } from '../control/protocol.ts';
 import { abandonNap, attachNapper, detachNapper, napFlagsFor, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';
-import { buildRuntimes } from '../nap/runtimes.ts';
+import { loadPages, restoreService } from './restore-service.ts';
 import type { Napper } from '../nap/napper.ts';
 import type tls from 'node:tls';
 import { Certificates } from '../tls/certificates.ts';
@@ -17,13 +15,11 @@ import type { Certificate } from '../tls/certificate.ts';
 import { formatGoDuration } from '../util/go-duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
-import { loadErrorPages } from '../pages/pages.ts';
-import type { ErrorPages } from '../pages/pages.ts';
 import type { ServiceOptions, ServiceState } from '../service/options.ts';
 import { Service } from '../service/service.ts';
 import { validateServiceOptions } from '../service/validate.ts';
 import { rolloutState } from '../service/rollout-controller.ts';
-import { checkStateWritable, loadStateFile, saveStateFile } from '../state/state-file.ts';
+import { StateKeeper, type UnsavedState } from '../state/state-keeper.ts';
 import { normalizeHosts, normalizePathPrefixes, ServiceMap } from './service-map.ts';
 import type { RouteMatch } from './service-map.ts';
 import { acmeAllowed, defaultCertificate, secureContextFor } from './tls-routing.ts';
@@ -35,15 +31,14 @@ export class ServiceNotFoundError extends Error {
 }
 
 export class Router {
-  readonly #statePath: string;
+  readonly #state: StateKeeper;
   readonly #nap: NapEnvironment;
   readonly certificates: Certificates;
   #services = new Map<string, Service>();
   #map = new ServiceMap<Service>([]);
-  #unsaved: UnsavedState | null = null;
 
   constructor(statePath: string, nap: NapEnvironment, tlsOptions: { defaultDirectory?: string; acmeCaPem?: string } = {}) {
-    this.#statePath = statePath;
+    this.#state = new StateKeeper(statePath);
     this.#nap = nap;
     this.certificates = new Certificates({
       defaultDirectory: tlsOptions.defaultDirectory ?? '',
@@ -112,7 +107,7 @@ export class Router {
     // Anything may have changed while we waited: check again, then swap. The
     // state check awaits, so it comes before the (synchronous) conflict check.
     try {
-      await this.#checkWritable();
+      await this.#state.checkWritable();
       this.#checkConflicts(p.service, options);
     } catch (err) {
       await abandon();
@@ -190,7 +185,7 @@ export class Router {
       throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
     }
     try {
-      await this.#checkWritable();
+      await this.#state.checkWritable();
     } catch (err) {
       lb.close();
       throw err;
@@ -274,18 +269,8 @@ export class Router {
   // awaits, in case the service went meanwhile.
   async #findForChange(name: string): Promise<Service> {
     this.#find(name);
-    await this.#checkWritable();
+    await this.#state.checkWritable();
     return this.#find(name);
-  }
-
-  // Refuses the command, naming the path, the cause and the remedy.
-  async #checkWritable(): Promise<void> {
-    try {
-      await checkStateWritable(this.#statePath);
-    } catch (err) {
-      log.error('Command refused: state cannot be saved', { path: this.#statePath, error: (err as Error).message });
-      throw err;
-    }
   }
 
   async #drain(service: Service, timeoutMs: number): Promise<void> {
@@ -293,40 +278,28 @@ export class Router {
     log.info('Service drained', { service: service.name });
   }
 
-  // Never rejects: by now the change has taken effect (see the top of this
-  // file). A failure is logged and kept for `kamal-napper status` until a
-  // save succeeds.
-  async save(): Promise<void> {
-    try {
-      const states = [...this.#services.values()].map((s) => s.toState());
-      await saveStateFile(this.#statePath, states);
-    } catch (err) {
-      const error = (err as Error).message;
-      log.error('Failed to save state', { path: this.#statePath, error });
-      this.#unsaved = { sinceMs: this.#unsaved?.sinceMs ?? Date.now(), error };
-      return;
-    }
-    if (this.#unsaved !== null) log.info('Saved state again', { path: this.#statePath, since: new Date(this.#unsaved.sinceMs).toISOString() });
-    this.#unsaved = null;
+  // Never rejects (state-keeper.ts): by now the change has taken effect.
+  save(): Promise<void> {
+    return this.#state.save([...this.#services.values()].map((s) => s.toState()));
   }
 
   // Null while the state file has every change.
   unsavedState(): UnsavedState | null {
-    return this.#unsaved;
+    return this.#state.unsaved;
   }
 
   // Restores what the state file holds. Unlike kamal-proxy, one service that
   // cannot be rebuilt is logged and skipped instead of losing every service.
   async restore(): Promise<void> {
-    let loaded: Awaited<ReturnType<typeof loadStateFile>>;
+    let loaded: Awaited<ReturnType<StateKeeper['load']>>;
     try {
-      loaded = await loadStateFile(this.#statePath);
+      loaded = await this.#state.load();
     } catch (err) {
-      log.error('Failed to restore saved state', { path: this.#statePath, error: (err as Error).message });
+      log.error('Failed to restore saved state', { path: this.#state.path, error: (err as Error).message });
       return;
     }
     if (loaded === null) {
-      log.info('No previous state to restore', { path: this.#statePath });
+      log.info('No previous state to restore', { path: this.#state.path });
       return;
     }
     for (const e of loaded.errors) {
@@ -344,7 +317,7 @@ export class Router {
       }
     }
     this.#rebuildMap();
-    log.info('Restored saved state', { path: this.#statePath, services: this.#services.size });
+    log.info('Restored saved state', { path: this.#state.path, services: this.#services.size });
   }
 
   // Stops health checks and closes every pool (shutdown).
@@ -364,35 +337,9 @@ export class Router {
     if (this.#services.has(state.name) || pairs.some((pair) => claimed.has(pair))) {
       throw new Error('host settings conflict with another service');
     }
-    const errorPages = await loadPages(options.errorPagePath);
-    const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
-    const service = new Service(state.name, options, state.targetOptions, active, errorPages, state.pause);
-    service.certManager = options.tlsEnabled ? await this.certificates.managerFor(options) : null;
-    service.rolloutSplit = state.rollout;
-    if (state.rolloutTargets.length > 0) {
-      service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
-      service.rollout.markAllHealthy();
-    }
-    const napper = state.nap ? await this.#restoreNapper(service, state) : null;
-    // A sleeping app stays asleep; an awake one is checked against its
-    // runtime at once, in case it stopped while we were down.
-    if (napper === null || napper.awake) active.markAllHealthy();
-    if (napper?.awake) void napper.reconcile();
+    const service = await restoreService(state, options, { certificates: this.certificates, nap: this.#nap, save: () => this.save() });
     this.#services.set(state.name, service);
     for (const pair of pairs) claimed.add(pair);
-  }
-
-  // Without its runtime (Docker access turned off since) the service is still
-  // restored and served; it just no longer naps.
-  async #restoreNapper(service: Service, state: ServiceState): Promise<Napper | null> {
-    const nap = state.nap!;
-    try {
-      const runtimes = await buildRuntimes(state.name, nap.options, state.activeTargets, this.#nap);
-      return attachNapper(service, { options: nap.options, runtimes }, this.#nap, () => this.save(), nap);
-    } catch (err) {
-      log.error('Napping not restored', { service: state.name, error: (err as Error).message });
-      return null;
-    }
   }
 
   #checkConflicts(name: string, options: ServiceOptions): void {
@@ -425,6 +372,3 @@ function normalizeOptions(o: ServiceOptions): ServiceOptions {
   return { ...o, hosts: normalizeHosts(o.hosts), pathPrefixes: normalizePathPrefixes(o.pathPrefixes) };
 }
 
-async function loadPages(dir: string): Promise<ErrorPages | null> {
-  return dir === '' ? null : loadErrorPages(dir);
-}

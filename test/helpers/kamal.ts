@@ -1,5 +1,5 @@
 // The Kamal replay harness: drives our proxy image exactly as Kamal v2.12.0
-// drives kamal-proxy (doc: /work/shared/reference/kamal-proxy.md §3), by
+// drives kamal-proxy (doc: ../shared/reference/kamal-proxy.md §3), by
 // running Kamal's own command lines through a shell, as SSHKit does on a
 // server. Used by test/docker/kamal-replay*.test.ts.
 //
@@ -33,10 +33,8 @@ export { withDocker };
 
 const ROOT = resolve(import.meta.dirname, '../..');
 export const BUILD_SCRIPT = 'test/docker/build-image.sh';
-// Held around every build, so test files running in parallel build one at a time.
-export const IMAGE_LOCK = '/tmp/kamal-napper-image.lock';
 // Held around a proxy reboot: see KamalProxy.reboot().
-export const REBOOT_LOCK = '/tmp/kamal-napper-proxy-reboot.lock';
+export const REBOOT_LOCK = join(tmpdir(), 'kamal-napper-proxy-reboot.lock');
 // What Kamal's prune filter selects: the image label every kamal-proxy image carries.
 export const PROXY_IMAGE_TITLE_LABEL = 'org.opencontainers.image.title=kamal-proxy';
 export const APP_IMAGE = TEST_IMAGE;
@@ -134,10 +132,11 @@ export async function poll<T>(what: string, check: () => Promise<T | undefined |
 // ---- the image
 
 // Builds our proxy image from the current source with the project's script,
-// one build at a time across test files, and returns the tag it prints last.
+// one build at a time across test files (the script holds a lock), and
+// returns the tag it prints last.
 export async function buildProxyImage(): Promise<string> {
   if (!existsSync(join(ROOT, BUILD_SCRIPT))) throw new Error(`${BUILD_SCRIPT} is missing: it builds the proxy image these tests run`);
-  const r = await sh(`flock ${IMAGE_LOCK} bash ${BUILD_SCRIPT}`, { cwd: ROOT, timeoutMs: BUILD_TIMEOUT_MS });
+  const r = await sh(`bash ${BUILD_SCRIPT}`, { cwd: ROOT, timeoutMs: BUILD_TIMEOUT_MS });
   if (r.code !== 0) throw new Error(`building the image failed: ${explain({ ...r, stdout: r.stdout.slice(-4000), stderr: r.stderr.slice(-4000) })}`);
   const tag = r.stdout.trim().split('\n').at(-1)?.trim() ?? '';
   if (tag === '') throw new Error(`${BUILD_SCRIPT} printed no image tag`);

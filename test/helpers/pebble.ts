@@ -1,7 +1,7 @@
 // A throwaway ACME CA for tests: Debian's `pebble` plus `pebble-challtestsrv`
 // (DNS only, every name resolves to 127.0.0.1), all on loopback.
 // Needs `apt-get install -y pebble` (CI installs it in .ci/run).
-// Recipe: /work/shared/reference/node-stack.md, Part A4.
+// Recipe: ../shared/reference/node-stack.md, Part A4.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';

@@ -1,0 +1,56 @@
+// A service rebuilt from its saved state at start, as kamal-proxy restores
+// one: targets trusted healthy at once, pause state and rollout split as
+// saved, certificates and error pages loaded again; and, ours, its napping.
+import { log } from '../log/logger.ts';
+import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
+import type { Napper } from '../nap/napper.ts';
+import { buildRuntimes } from '../nap/runtimes.ts';
+import { loadErrorPages } from '../pages/pages.ts';
+import type { ErrorPages } from '../pages/pages.ts';
+import type { ServiceOptions, ServiceState } from '../service/options.ts';
+import { Service } from '../service/service.ts';
+import type { Certificates } from '../tls/certificates.ts';
+import { attachNapper } from './napping.ts';
+import type { NapEnvironment } from './napping.ts';
+
+export interface RestoreEnvironment {
+  certificates: Certificates;
+  nap: NapEnvironment;
+  save: () => Promise<void>;
+}
+
+// `options` are the state's, normalized by the caller.
+export async function restoreService(state: ServiceState, options: ServiceOptions, env: RestoreEnvironment): Promise<Service> {
+  const errorPages = await loadPages(options.errorPagePath);
+  const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
+  const service = new Service(state.name, options, state.targetOptions, active, errorPages, state.pause);
+  service.certManager = options.tlsEnabled ? await env.certificates.managerFor(options) : null;
+  service.rolloutSplit = state.rollout;
+  if (state.rolloutTargets.length > 0) {
+    service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
+    service.rollout.markAllHealthy();
+  }
+  const napper = state.nap ? await restoreNapper(service, state, env) : null;
+  // A sleeping app stays asleep; an awake one is checked against its
+  // runtime at once, in case it stopped while we were down.
+  if (napper === null || napper.awake) active.markAllHealthy();
+  if (napper?.awake) void napper.reconcile();
+  return service;
+}
+
+export async function loadPages(dir: string): Promise<ErrorPages | null> {
+  return dir === '' ? null : loadErrorPages(dir);
+}
+
+// Without its runtime (Docker access turned off since) the service is still
+// restored and served; it just no longer naps.
+async function restoreNapper(service: Service, state: ServiceState, env: RestoreEnvironment): Promise<Napper | null> {
+  const nap = state.nap!;
+  try {
+    const runtimes = await buildRuntimes(state.name, nap.options, state.activeTargets, env.nap);
+    return attachNapper(service, { options: nap.options, runtimes }, env.nap, env.save, nap);
+  } catch (err) {
+    log.error('Napping not restored', { service: state.name, error: (err as Error).message });
+    return null;
+  }
+}

@@ -3,6 +3,7 @@
 // kamal-proxy-config volume, which keeps the owner of whichever image used
 // it first, so a permission error says who must be able to write where.
 import { dirname } from 'node:path';
+import { errnoText } from '../util/errno-text.ts';
 import { fs } from '../util/node-fs.ts';
 
 export class StateSaveError extends Error {
@@ -17,19 +18,12 @@ export class StateSaveError extends Error {
 // Causes an operator can act on. For these Node's message would name our
 // temp file, which means nothing to the reader; other errors keep Node's
 // message, whose path says which component is wrong.
-const CAUSES: Record<string, string> = {
-  EACCES: 'permission denied',
-  EPERM: 'operation not permitted',
-  EROFS: 'read-only file system',
-  ENOSPC: 'no space left on device',
-  EDQUOT: 'disk quota exceeded',
-  EFBIG: 'file too large',
-};
+const ACTIONABLE = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'EDQUOT', 'EFBIG']);
 
 export async function stateSaveError(path: string, err: unknown): Promise<StateSaveError> {
   if (err instanceof StateSaveError) return err;
   const code = (err as NodeJS.ErrnoException | null)?.code;
-  const known = code !== undefined ? CAUSES[code] : undefined;
+  const known = code !== undefined && ACTIONABLE.has(code) ? errnoText(code) : undefined;
   const cause = known !== undefined ? `${known} (${code})` : err instanceof Error ? err.message : String(err);
   const hint = await remedy(dirname(path), code);
   return new StateSaveError(`cannot save state to ${path}: ${cause}${hint === '' ? '' : `; ${hint}`}`, code);

@@ -4,6 +4,7 @@
 // prefix. `run` prints the message as `Error: ...` and exits 1.
 import type net from 'node:net';
 import { dirname } from 'node:path';
+import { errnoText } from './errno-text.ts';
 import { fs } from './node-fs.ts';
 
 export class ListenError extends Error {
@@ -14,15 +15,6 @@ export class ListenError extends Error {
     this.code = code;
   }
 }
-
-const CAUSES: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EACCES: 'permission denied',
-  EADDRNOTAVAIL: 'cannot assign requested address',
-  ENOENT: 'no such file or directory',
-  ENOTDIR: 'not a directory',
-  EROFS: 'read-only file system',
-};
 
 // `:443` (all interfaces, as Go writes it), `127.0.0.1:443`, `[::1]:443`.
 function tcpAddress(port: number, host?: string): string {
@@ -53,7 +45,7 @@ function listen(server: net.Server, options: net.ListenOptions, where: string, p
 }
 
 function listenError(where: string, port: number | null, code: string | undefined, message: string): ListenError {
-  const cause = (code !== undefined ? CAUSES[code] : undefined) ?? message;
+  const cause = errnoText(code) ?? message;
   // The README's quick start as a user: the default ports are privileged.
   const hint = code === 'EACCES' && port !== null && port < 1024
     ? '; ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (or choose others with --http-port and --https-port)'

@@ -9,14 +9,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { DEFAULT_SOCKET_PATH } from '../../src/docker/engine.ts';
-import { dockerUnavailable } from '../helpers/docker-app.ts';
+import { withDocker } from '../helpers/docker-app.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { BIN } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 
 const NOBODY = 65534;
-const problem = process.getuid?.() !== 0 ? 'needs root (to run the proxy as another uid)' : await dockerUnavailable();
-const required = process.env.KAMAL_NAPPER_REQUIRE_DOCKER === '1';
 
 // Runs `kamal-proxy run --docker` as uid 65534 with these extra groups, and
 // returns its output once `Docker access` was logged (or the wait ran out).
@@ -41,11 +39,13 @@ async function runAsNobody(t: TestContext, groups: number[], env: NodeJS.Process
   );
 }
 
-if (problem !== null && required && process.getuid?.() === 0) {
-  test('a Docker Engine is available (KAMAL_NAPPER_REQUIRE_DOCKER=1)', () => assert.fail(problem));
-} else if (problem !== null) {
-  test('Docker access diagnosis', { skip: problem }, () => {});
+if (process.getuid?.() !== 0) {
+  test('Docker access diagnosis', { skip: 'needs root (to run the proxy as another uid)' }, () => {});
 } else {
+  await withDocker('Docker access diagnosis', accessTests);
+}
+
+function accessTests(): void {
   test('a proxy not in the socket\'s group says which group to add, once', async (t) => {
     const gid = statSync(DEFAULT_SOCKET_PATH).gid;
     const out = await runAsNobody(t, []);

@@ -15,6 +15,7 @@ import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
+import { h2Request } from '../helpers/h2-client.ts';
 
 quietLogs();
 
@@ -200,16 +201,7 @@ describe('request host validation', () => {
     after(() => session.destroy());
 
     function fetch(headers: http2.OutgoingHttpHeaders): Promise<{ status: number; body: string }> {
-      return new Promise((resolve, reject) => {
-        const stream = session.request({ ':path': '/h2', ...headers });
-        let status = 0;
-        let body = '';
-        stream.on('response', (h) => (status = Number(h[':status'])));
-        stream.setEncoding('utf8');
-        stream.on('data', (d: string) => (body += d));
-        stream.on('end', () => resolve({ status, body }));
-        stream.on('error', reject);
-      });
+      return h2Request(session, { ':path': '/h2', ...headers });
     }
 
     test('the harness: :authority names the service and is the Host the app sees', async () => {

@@ -20,6 +20,7 @@ import type { TestProxy } from '../helpers/proxy.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
+import { h2Request } from '../helpers/h2-client.ts';
 
 quietLogs();
 const HOST = 'edge.example.test';
@@ -84,16 +85,7 @@ describe('protocol edges', () => {
     try {
       const headers: http2.OutgoingHttpHeaders = { ':authority': HOST, ':path': '/' };
       for (let i = 0; i < 10_000; i++) headers[`h${i}`] = 'x';
-      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-        const stream = session.request(headers);
-        let status = 0;
-        let body = '';
-        stream.on('response', (h) => (status = Number(h[':status'])));
-        stream.setEncoding('utf8');
-        stream.on('data', (d: string) => (body += d));
-        stream.on('end', () => resolve({ status, body }));
-        stream.on('error', reject);
-      });
+      const { status, body } = await h2Request(session, headers);
       assert.equal(status, 200, body);
       assert.ok(Number(body.split(' ')[1]) > 10_000, body);
     } finally {

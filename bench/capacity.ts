@@ -21,7 +21,7 @@ import { rssKb, tail } from './targets.ts';
 import { NODE, ROOT, requireTools } from './tools.ts';
 import { failure, parseWrk, type WrkResult } from './wrk.ts';
 import { encodeState } from '../src/state/state-codec.ts';
-import { defaultPauseState, defaultServiceOptions, defaultTargetOptions, type ServiceState } from '../src/service/options.ts';
+import { defaultPauseState, defaultServiceOptions, defaultTargetOptions, type ServiceState } from '../src/config/service-options.ts';
 
 const DEADLINE_MS = 240_000;
 const IDLE_SERVICES = 100;

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { log } from '../src/log/logger.ts';
 import { startProxy } from '../src/server/proxy.ts';
 import type { RunningProxy } from '../src/server/proxy.ts';
-import { defaultServiceOptions, defaultTargetOptions } from '../src/service/options.ts';
+import { defaultServiceOptions, defaultTargetOptions } from '../src/config/service-options.ts';
 import { freePort, HOST } from './net.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');

@@ -1,8 +1,8 @@
 // The private protocol between the CLI and the running server: one JSON line
 // each way per connection, over a unix socket. (kamal-proxy uses Go's net/rpc
 // with gob here; Kamal only ever drives the CLI, so the wire format is ours.)
-import type { NapFlags } from '../nap/nap-options.ts';
-import type { ServiceOptions, TargetOptions } from '../service/options.ts';
+import type { NapFlags } from '../config/nap-options.ts';
+import type { ServiceOptions, TargetOptions } from '../config/service-options.ts';
 import type { UnsavedState } from '../state/state-keeper.ts';
 
 export type { UnsavedState };

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Server } from 'node:http';
 import { startProxy } from '../server/proxy.ts';
 import type { RunningProxy } from '../server/proxy.ts';
-import { defaultServiceOptions, defaultTargetOptions } from '../service/options.ts';
+import { defaultServiceOptions, defaultTargetOptions } from '../config/service-options.ts';
 import { startDemoApp } from './demo-app.ts';
 import { portInUseMessage } from './port-in-use.ts';
 import { onStopRequest } from './stop-requests.ts';

@@ -6,7 +6,7 @@ import { acceptBareLf } from '../http/undici-bare-lf.ts';
 import type { Dispatcher } from 'undici';
 import { HEALTH_CHECK_USER_AGENT } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
-import type { HealthCheckConfig } from '../service/options.ts';
+import type { HealthCheckConfig } from '../config/service-options.ts';
 
 export interface HealthCheckConsumer {
   healthCheckCompleted(success: boolean): void;

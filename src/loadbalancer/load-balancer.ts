@@ -3,8 +3,8 @@
 import { HealthCheck } from '../health/health-check.ts';
 import type { IncomingMessage } from 'node:http';
 import { log } from '../log/logger.ts';
-import type { TargetOptions } from '../service/options.ts';
-import { Target } from '../target/target.ts';
+import type { TargetOptions } from '../config/service-options.ts';
+import { Target } from '../targets/target.ts';
 import { cookieValue } from '../http/cookies.ts';
 import { WRITER_COOKIE } from '../http/response-headers.ts';
 

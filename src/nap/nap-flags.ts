@@ -3,7 +3,7 @@
 // `kamal-napper.<flag>` (nap-labels.ts), because Kamal only ever sends
 // kamal-proxy's own flags.
 import * as d from '../config/defaults.ts';
-import type { NapOptions } from './nap-options.ts';
+import type { NapOptions } from '../config/nap-options.ts';
 
 export type NapFlagType = 'duration' | 'string' | 'bool';
 

@@ -5,7 +5,7 @@ import { parseGoBool } from '../util/go-bool.ts';
 import { parseDurationOrSeconds } from '../util/go-duration.ts';
 import { LABEL_PREFIX, NAP_FLAGS } from './nap-flags.ts';
 import type { NapFlagSpec } from './nap-flags.ts';
-import type { NapFlags } from './nap-options.ts';
+import type { NapFlags } from '../config/nap-options.ts';
 
 export class NapLabelError extends Error {}
 

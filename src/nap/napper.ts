@@ -10,7 +10,7 @@
 import * as d from '../config/defaults.ts';
 import { formatGoDuration } from '../util/go-duration.ts';
 import { log } from '../log/logger.ts';
-import type { NapOptions, NapPersisted, NapStateName } from './nap-options.ts';
+import type { NapOptions, NapPersisted, NapStateName } from '../config/nap-options.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface NapperHooks {

@@ -9,8 +9,8 @@
 import { join } from 'node:path';
 import type { DockerEngine } from '../docker/engine.ts';
 import { log } from '../log/logger.ts';
-import { parseTargetAddress } from '../target/address.ts';
-import type { NapOptions } from './nap-options.ts';
+import { parseTargetAddress } from '../upstream/target-address.ts';
+import type { NapOptions } from '../config/nap-options.ts';
 import type { Runtime } from './runtime.ts';
 
 export interface RuntimeEnvironment {
@@ -38,7 +38,7 @@ export async function buildRuntimes(service: string, o: NapOptions, targets: rea
   }
   if (env.docker === null) throw new DockerDisabledError();
   const containers = o.container !== '' ? [o.container] : [...new Set(targets.map((t) => parseTargetAddress(t).host))];
-  const { DockerRuntime } = await import('../docker/docker-runtime.ts');
+  const { DockerRuntime } = await import('./docker-runtime.ts');
   return containers.map(
     (container) =>
       new DockerRuntime({

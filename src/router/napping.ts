@@ -9,13 +9,13 @@ import { probeOnce } from '../health/health-check.ts';
 import { log } from '../log/logger.ts';
 import type { NapConfig } from '../nap/nap-config.ts';
 import { napFlagsFromLabels } from '../nap/nap-labels.ts';
-import { givenNapFlags } from '../nap/nap-options.ts';
-import type { NapFlags, NapOptions, NapPersisted } from '../nap/nap-options.ts';
+import { givenNapFlags } from '../config/nap-options.ts';
+import type { NapFlags, NapOptions, NapPersisted } from '../config/nap-options.ts';
 import { Napper } from '../nap/napper.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import type { Runtime } from '../nap/runtime.ts';
 import type { Service } from '../service/service.ts';
-import { parseTargetAddress } from '../target/address.ts';
+import { parseTargetAddress } from '../upstream/target-address.ts';
 
 const { mkdirSync } = fs;
 

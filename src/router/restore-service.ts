@@ -7,7 +7,7 @@ import type { Napper } from '../nap/napper.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
 import { loadErrorPages } from '../pages/pages.ts';
 import type { ErrorPages } from '../pages/pages.ts';
-import type { ServiceOptions, ServiceState } from '../service/options.ts';
+import type { ServiceOptions, ServiceState } from '../config/service-options.ts';
 import { Service } from '../service/service.ts';
 import type { Certificates } from '../tls/certificates.ts';
 import { attachNapper } from './napping.ts';

@@ -15,12 +15,13 @@ import type { Certificate } from '../tls/certificate.ts';
 import { formatGoDuration } from '../util/go-duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
-import type { ServiceOptions, ServiceState } from '../service/options.ts';
+import type { ServiceOptions, ServiceState } from '../config/service-options.ts';
 import { Service } from '../service/service.ts';
 import { validateServiceOptions } from '../service/validate.ts';
 import { rolloutState } from '../service/rollout-controller.ts';
 import { StateKeeper, type UnsavedState } from '../state/state-keeper.ts';
-import { normalizeHosts, normalizePathPrefixes, ServiceMap } from './service-map.ts';
+import { normalizePathPrefixes } from '../http/paths.ts';
+import { normalizeHosts, ServiceMap } from './service-map.ts';
 import type { RouteMatch } from './service-map.ts';
 import { acmeAllowed, defaultCertificate, secureContextFor } from './tls-routing.ts';
 

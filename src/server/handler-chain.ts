@@ -25,7 +25,7 @@ import { RequestContext } from '../http/context.ts';
 import { newRequestId } from '../http/request-id.ts';
 import { sendError } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
-import { clientGone } from '../target/errors.ts';
+import { clientGone } from '../upstream/errors.ts';
 import { logRequest } from './request-log.ts';
 import { http1Status, requestTargetStatus } from './request-target.ts';
 import { ACME_CHALLENGE_PATH_PREFIX, acmeChallengeToken } from '../tls/acme-challenges.ts';

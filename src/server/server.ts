@@ -23,7 +23,7 @@ import { log } from '../log/logger.ts';
 import { bareResponse, sendError } from '../http/respond.ts';
 import { clientAddress } from '../http/client-address.ts';
 import type { Router } from '../router/router.ts';
-import { ProxyError } from '../target/errors.ts';
+import { ProxyError } from '../upstream/errors.ts';
 import { contextForSocket, handleHttp1Request, handleRequest, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
 import { Http1FastConnection } from './http1-fast-path.ts';

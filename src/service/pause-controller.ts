@@ -1,6 +1,6 @@
 // Maintenance states of a service: running, paused (new requests are held
 // until resume, stop, or --max-pause), stopped (503 with a message).
-import type { PauseState } from './options.ts';
+import type { PauseState } from '../config/service-options.ts';
 
 export type PauseDecision = 'proceed' | 'stopped' | 'timeout';
 

@@ -2,7 +2,7 @@
 // kamal-proxy does. The port is dropped from the Location.
 import type { RequestContext } from '../http/context.ts';
 import { hostWithoutPort } from '../http/cookie-scope.ts';
-import type { ServiceOptions } from './options.ts';
+import type { ServiceOptions } from '../config/service-options.ts';
 
 export function redirectLocation(ctx: RequestContext, o: ServiceOptions): string | null {
   const wantHttps = o.tlsEnabled && o.tlsRedirect && ctx.scheme === 'http';

@@ -3,7 +3,7 @@
 // allowlist, or its FNV-1a 32-bit hash is at most percentage% of 2^32-1. The
 // same cookie values land on the same side as with kamal-proxy.
 import { cookieValue } from '../http/cookies.ts';
-import type { RolloutState } from './options.ts';
+import type { RolloutState } from '../config/service-options.ts';
 
 export const ROLLOUT_COOKIE = 'kamal-rollout';
 const MAX_HASH = 0xffffffff;

@@ -1,7 +1,7 @@
 // Service option checks, run by both the CLI and the server (as kamal-proxy
 // does), with kamal-proxy's messages. Each error is prefixed
 // `service options invalid: `.
-import type { ServiceOptions } from './options.ts';
+import type { ServiceOptions } from '../config/service-options.ts';
 
 export class InvalidOptionsError extends Error {
   constructor(detail: string) {

@@ -5,7 +5,7 @@
 // names. Durations are integer nanoseconds (Go's time.Duration); ours are
 // milliseconds. encodeState writes what Go's json.Encoder would: the same field
 // order, compact, a trailing newline, and `<`, `>`, `&`, U+2028, U+2029 escaped.
-import type { NapPersisted } from '../nap/nap-options.ts';
+import type { NapPersisted } from '../config/nap-options.ts';
 import { DEFAULT_NAP_IDLE_TIMEOUT_MS, DEFAULT_NAP_WAKE_TIMEOUT_MS } from '../config/defaults.ts';
 import type {
   HealthCheckConfig,
@@ -15,13 +15,13 @@ import type {
   ServiceOptions,
   ServiceState,
   TargetOptions,
-} from '../service/options.ts';
+} from '../config/service-options.ts';
 import {
   defaultHealthCheckConfig,
   defaultPauseState,
   defaultServiceOptions,
   defaultTargetOptions,
-} from '../service/options.ts';
+} from '../config/service-options.ts';
 import { FieldError, Fields, NS_PER_MS, kindOf } from './state-fields.ts';
 import type { JsonObject } from './state-fields.ts';
 

@@ -3,7 +3,7 @@
 // work before a command changes anything. The JSON format itself lives
 // in state-codec.ts; its names are re-exported here so importers need one path.
 import { dirname, resolve } from 'node:path';
-import type { ServiceState } from '../service/options.ts';
+import type { ServiceState } from '../config/service-options.ts';
 import { fsAsync } from '../util/node-fs.ts';
 import { decodeState, encodeState } from './state-codec.ts';
 import type { DecodedState } from './state-codec.ts';

@@ -5,7 +5,7 @@
 // change never fails the command: a failure is logged and kept, for
 // `kamal-napper status`, until a save succeeds.
 import { log } from '../log/logger.ts';
-import type { ServiceState } from '../service/options.ts';
+import type { ServiceState } from '../config/service-options.ts';
 import { checkStateWritable, loadStateFile, saveStateFile } from './state-file.ts';
 
 // Since the first of a run of failed saves: the change took effect, but the

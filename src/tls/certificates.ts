@@ -8,7 +8,7 @@
 // ACME modules, with the node:crypto and node:fs/promises they import, are
 // 2.8 MiB of RSS that a proxy without TLS services never needs
 // (bench/README.md, "Memory").
-import type { ServiceOptions } from '../service/options.ts';
+import type { ServiceOptions } from '../config/service-options.ts';
 import type { AcmeManager } from './acme-manager.ts';
 import { ChallengeStore } from './acme-challenges.ts';
 import type { CertManager } from './cert-manager.ts';

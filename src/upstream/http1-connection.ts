@@ -16,7 +16,7 @@ import {
   UPSTREAM_CLOSED,
   UPSTREAM_CONNECT_TIMEOUT,
   UPSTREAM_TIMEOUT,
-} from '../target/errors.ts';
+} from './errors.ts';
 import type { Carrier, Exchange, ResponseHeaders } from './exchange.ts';
 import { type NativeParser, Parser, RESPONSE_LENIENT_FLAGS, SKIP_BODY } from './http-parser.ts';
 

@@ -31,7 +31,7 @@
 // target has been refusing for less than `refusedRetryMs` (after that they
 // fail at once, as a dead target should: 502).
 import { UPSTREAM_CONNECT_TIMEOUT_MS } from '../config/defaults.ts';
-import { POOL_CLOSED, ProxyError, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_CONNECT_WAIT } from '../target/errors.ts';
+import { POOL_CLOSED, ProxyError, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_CONNECT_WAIT } from './errors.ts';
 import { ConnectWindow } from './connect-window.ts';
 import { type Carrier, Exchange, type UpstreamHandler, type UpstreamRequest } from './exchange.ts';
 import { type ConnectionOwner, Http1Connection } from './http1-connection.ts';

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { DockerEngine } from '../../src/docker/engine.ts';
-import { DockerRuntime, type DockerRuntimeOptions } from '../../src/docker/docker-runtime.ts';
+import { DockerRuntime, type DockerRuntimeOptions } from '../../src/nap/docker-runtime.ts';
 import type { RuntimeState } from '../../src/nap/runtime.ts';
 import { FakeEngine, FakeFailure, type FakeContainer, type FakeStatus } from './fake-engine.ts';
 

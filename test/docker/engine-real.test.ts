@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { DEFAULT_SOCKET_PATH, DockerEngine } from '../../src/docker/engine.ts';
-import { DockerRuntime } from '../../src/docker/docker-runtime.ts';
+import { DockerRuntime } from '../../src/nap/docker-runtime.ts';
 import { docker, removeAllDockerApps, startDockerApp, waitForUp, withDocker } from '../helpers/docker-app.ts';
 import { forwardTcpToUnix } from '../helpers/tcp-forwarder.ts';
 import { engineContract } from './engine-contract.ts';

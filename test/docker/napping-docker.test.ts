@@ -23,7 +23,7 @@ import { log } from '../../src/log/logger.ts';
 import { loadNapConfig } from '../../src/nap/nap-config.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { NapRequest } from '../../src/control/protocol.ts';
-import type { ServiceOptions } from '../../src/service/options.ts';
+import type { ServiceOptions } from '../../src/config/service-options.ts';
 import { docker, removeAllDockerApps, startDockerApp, withDocker } from '../helpers/docker-app.ts';
 import type { DockerApp, DockerAppOptions } from '../helpers/docker-app.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
-import { defaultHealthCheckConfig } from '../../src/service/options.ts';
+import { defaultHealthCheckConfig } from '../../src/config/service-options.ts';
 
 quietLogs();
 

@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { defaultHealthCheckConfig } from '../../src/service/options.ts';
+import { defaultHealthCheckConfig } from '../../src/config/service-options.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend, Route } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';

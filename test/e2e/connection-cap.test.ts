@@ -20,7 +20,7 @@ import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { acceptWebSocket } from '../helpers/ws-echo.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
-import { defaultHealthCheckConfig } from '../../src/service/options.ts';
+import { defaultHealthCheckConfig } from '../../src/config/service-options.ts';
 
 quietLogs();
 

@@ -9,8 +9,8 @@ import { startProxy } from '../../src/server/proxy.ts';
 import type { RunningProxy } from '../../src/server/proxy.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { DeployParams } from '../../src/control/protocol.ts';
-import { defaultServiceOptions, defaultTargetOptions } from '../../src/service/options.ts';
-import type { ServiceOptions, TargetOptions } from '../../src/service/options.ts';
+import { defaultServiceOptions, defaultTargetOptions } from '../../src/config/service-options.ts';
+import type { ServiceOptions, TargetOptions } from '../../src/config/service-options.ts';
 import { scratchDir } from './scratch-dir.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { test } from 'node:test';
 import { LoadBalancer } from '../../src/loadbalancer/load-balancer.ts';
-import { defaultTargetOptions } from '../../src/service/options.ts';
+import { defaultTargetOptions } from '../../src/config/service-options.ts';
 
 const req = (method: string, headers: Record<string, string> = {}) => ({ method, headers }) as unknown as IncomingMessage;
 

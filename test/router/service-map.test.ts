@@ -1,11 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  ServiceMap,
-  normalizeHosts,
-  normalizePathPrefixes,
-  stripPathPrefix,
-} from '../../src/router/service-map.ts';
+import { normalizePathPrefixes, stripPathPrefix } from '../../src/http/paths.ts';
+import { ServiceMap, normalizeHosts } from '../../src/router/service-map.ts';
 import type { Routable } from '../../src/router/service-map.ts';
 
 interface Svc extends Routable {

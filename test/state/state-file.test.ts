@@ -4,12 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { ServiceState } from '../../src/service/options.ts';
+import type { ServiceState } from '../../src/config/service-options.ts';
 import {
   defaultPauseState,
   defaultServiceOptions,
   defaultTargetOptions,
-} from '../../src/service/options.ts';
+} from '../../src/config/service-options.ts';
 import { decodeState, encodeState, loadStateFile, saveStateFile } from '../../src/state/state-file.ts';
 
 const FIXTURE = new URL('../fixtures/kamal-proxy.state', import.meta.url);

@@ -16,21 +16,17 @@ import {
   UPSTREAM_REFUSED_RETRY_MS,
 } from '../config/defaults.ts';
 import type { RequestContext } from '../http/context.ts';
-import type { TargetOptions } from '../service/options.ts';
-import { parseTargetAddress } from './address.ts';
-import { drained } from './errors.ts';
-import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
+import type { TargetOptions } from '../config/service-options.ts';
+import { parseTargetAddress } from '../upstream/target-address.ts';
+import { drained } from '../upstream/errors.ts';
+import { DenseSet } from '../util/dense-set.ts';
+import type { Inflight, InflightTarget } from './inflight.ts';
 import { ProxyHandler } from './proxy-handler.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
 
 export type TargetHealth = 'adding' | 'healthy' | 'unhealthy';
 
-export interface Inflight extends DenseSetMember {
-  readonly upgraded: boolean;
-  cancel(reason: Error): void;
-}
-
-export class Target {
+export class Target implements InflightTarget {
   readonly address: string;
   readonly host: string;
   readonly port: number;

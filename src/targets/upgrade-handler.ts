@@ -12,8 +12,8 @@ import { upstreamRequestHeaders } from '../http/headers.ts';
 import { writeRawResponse } from '../http/respond.ts';
 import { log } from '../log/logger.ts';
 import { defaultErrorPages, statusText } from '../pages/pages.ts';
-import { DRAINED, statusForError } from './errors.ts';
-import type { Inflight, Target } from './target.ts';
+import { DRAINED, statusForError } from '../upstream/errors.ts';
+import type { Inflight, InflightTarget } from './inflight.ts';
 import { denseSlot } from '../util/dense-set.ts';
 
 type Controller = Dispatcher.DispatchController;
@@ -21,7 +21,7 @@ type Controller = Dispatcher.DispatchController;
 export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
   readonly upgraded = true;
   [denseSlot]?: number; // its place in the target's in-flight set
-  readonly #target: Target;
+  readonly #target: InflightTarget;
   readonly #ctx: RequestContext;
   readonly #path: string;
   readonly #head: Buffer;
@@ -34,7 +34,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
   #cancelled: Error | null = null;
   #done = false;
 
-  constructor(target: Target, ctx: RequestContext, path: string, head: Buffer, client: Duplex) {
+  constructor(target: InflightTarget, ctx: RequestContext, path: string, head: Buffer, client: Duplex) {
     this.#target = target;
     this.#ctx = ctx;
     this.#path = path;

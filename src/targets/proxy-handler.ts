@@ -18,8 +18,8 @@ import { sendError } from '../http/respond.ts';
 import { adjustResponseHeaders } from '../http/response-headers.ts';
 import { log } from '../log/logger.ts';
 import type { ResponseHeaders, UpstreamController, UpstreamHandler } from '../upstream/exchange.ts';
-import { CLIENT_GONE, DRAINED, statusForError } from './errors.ts';
-import type { Inflight, Target } from './target.ts';
+import { CLIENT_GONE, DRAINED, statusForError } from '../upstream/errors.ts';
+import type { Inflight, InflightTarget } from './inflight.ts';
 import { denseSlot } from '../util/dense-set.ts';
 
 type Controller = UpstreamController;
@@ -29,7 +29,7 @@ type FastRequest = { body?: Buffer | null };
 export class ProxyHandler implements UpstreamHandler, Inflight {
   readonly upgraded = false;
   [denseSlot]?: number; // its place in the target's in-flight set
-  readonly #target: Target;
+  readonly #target: InflightTarget;
   readonly #ctx: RequestContext;
   readonly #path: string;
   #controller: Controller | null = null;
@@ -43,7 +43,7 @@ export class ProxyHandler implements UpstreamHandler, Inflight {
   #headers: string[] | null = null;
   #headPending = false; // the head waits for the first body byte (or the end)
 
-  constructor(target: Target, ctx: RequestContext, path: string) {
+  constructor(target: InflightTarget, ctx: RequestContext, path: string) {
     this.#target = target;
     this.#ctx = ctx;
     this.#path = path;

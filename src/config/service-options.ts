@@ -1,8 +1,8 @@
 // The options a service is deployed with, in our units (milliseconds, bytes).
 // The state file stores the same fields under kamal-proxy's JSON names, with
 // durations in nanoseconds; src/state/ converts between the two.
-import * as d from '../config/defaults.ts';
-import type { NapPersisted } from '../nap/nap-options.ts';
+import * as d from './defaults.ts';
+import type { NapPersisted } from './nap-options.ts';
 
 export interface HealthCheckConfig {
   path: string;

@@ -10,8 +10,8 @@
 //   versions exited next to the current one, and waking those would run old
 //   code (kamal#1916 hit the same trap from the pruning side);
 // - never other containers of the target's own role: those are old versions.
-import type { Runtime, RuntimeState } from '../nap/runtime.ts';
-import type { ContainerInfo, DockerEngine, EngineEvent, EventStream } from './engine.ts';
+import type { Runtime, RuntimeState } from './runtime.ts';
+import type { ContainerInfo, DockerEngine, EngineEvent, EventStream } from '../docker/engine.ts';
 
 // Docker's own default for `docker stop`.
 export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;

@@ -22,7 +22,7 @@ const req = {
 } as unknown as IncomingMessage;
 const socket = { remoteAddress: '127.0.0.1', remotePort: 40_000 } as unknown as Socket;
 const res = { statusCode: 200 } as unknown as ServerResponse;
-const ctx = new RequestContext(req, res, socket, 'http', 80);
+const ctx = new RequestContext(req, res, null, null, socket, 'http', 80);
 Object.assign(ctx, {
   requestId: crypto.randomUUID(),
   serviceName: 'app-web',

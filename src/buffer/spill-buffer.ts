@@ -1,14 +1,10 @@
 // A body buffer for --buffer-requests / --buffer-responses: the first
-// maxMemoryBytes stay in memory, the rest spills to a temp file named
-// `proxy-buffer-*`. Mirrors kamal-proxy's Buffer (internal/server/buffer.go):
-// same limit rule (a write is refused when size + chunk > maxBytes, so exactly
-// maxBytes fits), same split of the chunk that crosses the memory limit, and a
-// memory limit of 0 sends everything to disk.
-//
-// Unlike Go's blocking io.Copy, Node hands us chunks as fast as the socket
-// delivers them, so every write returns a promise and bufferStream() pauses
-// the source until it settles: memory stays at maxMemoryBytes + one chunk
-// whatever the body size.
+// maxMemoryBytes in memory, the rest in a `proxy-buffer-*` temp file. As
+// kamal-proxy's Buffer: a write is refused when size + chunk > maxBytes (so
+// exactly maxBytes fits), the chunk crossing the memory limit is split, and a
+// memory limit of 0 sends everything to disk. Unlike Go's blocking io.Copy,
+// writes return promises and bufferStream() pauses the source until each
+// settles, so memory stays at maxMemoryBytes + one chunk.
 import type { FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,8 +26,7 @@ export class BodyTooLargeError extends Error {
 export type SpillBufferOptions = { maxMemoryBytes: number; maxBytes: number; tmpDir?: string };
 
 const TEMP_PREFIX = 'proxy-buffer-';
-// Size of the pieces reader() hands out; matches the 64 KiB highWaterMark so
-// one piece in flight is one buffer's worth of back-pressure.
+// Pieces reader() hands out: one highWaterMark's worth.
 const READ_PIECE_BYTES = 64 * 1024;
 // First allocation for the memory part; it doubles up to maxMemoryBytes so a
 // small body does not pin a whole --buffer-memory worth of RAM.
@@ -84,8 +79,7 @@ export class SpillBuffer {
     if (this.#maxBytes > 0 && this.#size + chunk.length > this.#maxBytes) {
       const failure = new BodyTooLargeError();
       this.#failure = failure;
-      // Nothing held is of use any more: drop memory and the temp file now
-      // rather than when the caller gets round to dispose().
+      // Nothing held is of use any more: let go of it now.
       return this.dispose().then(() => {
         throw failure;
       });
@@ -236,15 +230,11 @@ export class SpillBuffer {
   }
 }
 
-// Reads a whole stream into a new SpillBuffer, pausing the source while each
-// chunk is written. On failure the buffer is disposed before the promise
-// rejects, so no temp file outlives it. Errors:
-// - over maxBytes: BodyTooLargeError. The source is left paused and
-//   undestroyed, with our listeners removed: destroying an IncomingMessage
-//   destroys its socket, and the caller still has to answer 413 on it.
-// - the source's own error, unchanged (a malformed chunked body keeps its
-//   HPE_* code for the status table); a close before 'end' gives
-//   ERR_STREAM_PREMATURE_CLOSE.
+// Reads a whole stream into a new SpillBuffer; on failure the buffer is
+// disposed before the promise rejects. Over maxBytes: BodyTooLargeError, the
+// source left paused, not destroyed (that would destroy the socket the 413
+// goes out on). Otherwise the source's own error, unchanged (a malformed
+// chunked body keeps its HPE_* code), or ERR_STREAM_PREMATURE_CLOSE.
 export function bufferStream(source: NodeJS.ReadableStream | Readable, opts: SpillBufferOptions): Promise<SpillBuffer> {
   const buffer = new SpillBuffer(opts);
   return new Promise<SpillBuffer>((resolve, reject) => {

@@ -1,7 +1,7 @@
 // The command line, with cobra's conventions: `<program> <command> [flags]`,
 // `help`, `-h/--help`, and `Error: <message>` on stderr with exit status 1
-// (no usage text on errors; a mistyped command also gets suggestions and
-// where to find the usage). `program` is the name we were called by.
+// (no usage on errors; a mistyped command gets suggestions). `program` is the
+// name we were called by.
 import type { Command, CommandGroup } from './command.ts';
 import { FlagError, parseFlags } from './flags.ts';
 import { goQuote } from './go-quote.ts';
@@ -14,10 +14,9 @@ interface Verbs {
   groups: CommandGroup[];
 }
 
-// Every verb but `run` is a short-lived client that `docker exec` starts.
-// Their modules (with the control client, validation and table output) load
-// only for one of them or for help, so the server process does not carry
-// them: 0.6 MiB of RSS (bench/README.md, "Memory").
+// Every verb but `run` is a short-lived client that `docker exec` starts:
+// their modules load only for one of them or for help, so the server does
+// not carry them (bench/README.md, "Memory").
 async function verbs(): Promise<Verbs> {
   const c = await import('./client-commands.ts');
   return {

@@ -7,7 +7,7 @@ import { formatTable } from './table.ts';
 
 // kamal-proxy's columns; a Nap column is added only when some service naps,
 // so the output is unchanged for everyone else.
-export function formatList(entries: readonly ListEntry[]): string {
+function formatList(entries: readonly ListEntry[]): string {
   const naps = entries.some((e) => e.nap !== '');
   const rows = entries.map((e) => {
     const row = [e.service, e.hosts.map((h) => (h === '' ? '*' : h)).join(','), e.paths.join(','), e.targets.join(','), e.state, e.tls ? 'yes' : 'no'];

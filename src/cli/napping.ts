@@ -8,7 +8,7 @@ import type { Command } from './command.ts';
 import { formatTable } from './table.ts';
 
 // An unsaved state comes first: a restart would lose what it lacks.
-export function formatStatus(reply: NapStatusReply, now = Date.now()): string {
+function formatStatus(reply: NapStatusReply, now = Date.now()): string {
   return formatUnsaved(reply.unsavedState) + formatServices(reply.services, now);
 }
 

@@ -5,7 +5,7 @@ import { call } from '../control/client.ts';
 import { UsageError } from './command.ts';
 import type { Command, CommandGroup } from './command.ts';
 
-export const rolloutDeployCommand: Command = {
+const rolloutDeployCommand: Command = {
   name: 'deploy',
   summary: 'Deploy targets for a rollout',
   usage: 'rollout deploy <service>',
@@ -30,7 +30,7 @@ export const rolloutDeployCommand: Command = {
   },
 };
 
-export const rolloutSetCommand: Command = {
+const rolloutSetCommand: Command = {
   name: 'set',
   summary: 'Set traffic split for a rollout',
   usage: 'rollout set <service>',
@@ -48,7 +48,7 @@ export const rolloutSetCommand: Command = {
   },
 };
 
-export const rolloutStopCommand: Command = {
+const rolloutStopCommand: Command = {
   name: 'stop',
   summary: 'Stop a rollout',
   usage: 'rollout stop <service>',
@@ -60,10 +60,8 @@ export const rolloutStopCommand: Command = {
   },
 };
 
-export const rolloutCommands: Command[] = [rolloutDeployCommand, rolloutSetCommand, rolloutStopCommand];
-
 export const rolloutGroup: CommandGroup = {
   name: 'rollout',
   summary: 'Manage a cookie-based rollout (deploy, set, stop)',
-  commands: rolloutCommands,
+  commands: [rolloutDeployCommand, rolloutSetCommand, rolloutStopCommand],
 };

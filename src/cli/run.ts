@@ -3,10 +3,11 @@
 import * as d from '../config/defaults.ts';
 import { envBool, envInt } from '../config/env.ts';
 import { log } from '../log/logger.ts';
+import { parseGoBool } from '../util/go-bool.ts';
 import type { Command } from './command.ts';
 import type { FlagSpec } from './flags.ts';
 
-export function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
+function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
   return [
     { name: 'debug', type: 'bool', default: envBool('DEBUG', false, env), usage: 'Include debugging logs' },
     { name: 'http-port', type: 'int', default: envInt('HTTP_PORT', d.DEFAULT_HTTP_PORT, env), usage: 'Port to serve HTTP traffic on' },
@@ -14,7 +15,7 @@ export function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
     { name: 'metrics-port', type: 'int', default: envInt('METRICS_PORT', d.DEFAULT_METRICS_PORT, env), usage: 'Publish metrics on the specified port (default zero to disable; accepted, metrics not built yet)' },
     { name: 'http3', type: 'bool', default: false, usage: 'Enable HTTP/3 (accepted, not built yet)' },
     // Napping containers needs the Docker Engine API; access is opt-in.
-    { name: 'docker', type: 'bool', default: ['1', 'true'].includes(env.KAMAL_NAPPER_DOCKER ?? ''), usage: 'Allow napping services to start and stop their Docker containers (needs /var/run/docker.sock or DOCKER_HOST; env KAMAL_NAPPER_DOCKER=1)' },
+    { name: 'docker', type: 'bool', default: parseGoBool(env.KAMAL_NAPPER_DOCKER ?? '') ?? false, usage: 'Allow napping services to start and stop their Docker containers (needs /var/run/docker.sock or DOCKER_HOST; env KAMAL_NAPPER_DOCKER=1)' },
   ];
 }
 

@@ -21,7 +21,7 @@ export class UnknownCommandError extends Error {
 
 // Every name within MAX_DISTANCE edits of what was typed, or starting with it,
 // case ignored, in the order given (cobra's SuggestionsFor).
-export function suggestionsFor(typed: string, names: readonly string[]): string[] {
+function suggestionsFor(typed: string, names: readonly string[]): string[] {
   const lower = typed.toLowerCase();
   return names.filter((name) => name.toLowerCase().startsWith(lower) || levenshtein(lower, name.toLowerCase()) <= MAX_DISTANCE);
 }

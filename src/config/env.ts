@@ -21,3 +21,17 @@ export function envInt(name: string, fallback: number, env: NodeJS.ProcessEnv = 
   if (v === undefined || !/^[+-]?\d+$/.test(v.trim())) return fallback;
   return Number.parseInt(v, 10);
 }
+
+// Our own setting, not one of `run`'s options: which client carries proxied
+// requests (src/upstream/client-choice.ts). `native`, the default: our own,
+// on Node's internal HTTP parser; `undici`: undici's, with node:http for
+// every client request (no fast path).
+export const UPSTREAM_CLIENT_VAR = 'KAMAL_NAPPER_UPSTREAM_CLIENT';
+export type UpstreamClientName = 'native' | 'undici';
+
+// undefined when unset or empty; `{ unknown }` for a value that names no client.
+export function envUpstreamClient(env: NodeJS.ProcessEnv = process.env): UpstreamClientName | { unknown: string } | undefined {
+  const v = env[UPSTREAM_CLIENT_VAR]?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  return v === 'native' || v === 'undici' ? v : { unknown: env[UPSTREAM_CLIENT_VAR]! };
+}

@@ -1,7 +1,9 @@
 // The options a service is deployed with, in our units (milliseconds, bytes).
-// The state file stores the same fields under kamal-proxy's JSON names, with
-// durations in nanoseconds; src/state/ converts between the two.
-import * as d from './defaults.ts';
+// Each field is one row of the deploy option table (deploy-options.ts), which
+// gives its flag, default and kamal-proxy JSON name; the checks below keep
+// the two in step.
+import { optionDefaults } from './deploy-options.ts';
+import type { OptionValues, SameFields } from './deploy-options.ts';
 import type { NapPersisted } from './nap-options.ts';
 
 export interface HealthCheckConfig {
@@ -24,6 +26,11 @@ export interface TargetOptions {
   logResponseHeaders: string[];
   forwardHeaders: boolean;
   scopeCookiePaths: boolean;
+  httpCache: boolean;
+  httpCacheSizeBytes: number;
+  httpCacheMaxItemBytes: number;
+  compress: boolean;
+  xSendfileRoots: string[]; // [] = X-Sendfile passes through untouched
 }
 
 export interface ServiceOptions {
@@ -75,51 +82,20 @@ export interface ServiceState {
   nap?: NapPersisted | null;
 }
 
+true satisfies SameFields<ServiceOptions, OptionValues<'service'>>;
+true satisfies SameFields<Omit<TargetOptions, 'healthCheck'>, OptionValues<'target'>>;
+true satisfies SameFields<HealthCheckConfig, OptionValues<'healthCheck'>>;
+
 export function defaultHealthCheckConfig(): HealthCheckConfig {
-  return {
-    path: d.DEFAULT_HEALTH_CHECK_PATH,
-    port: 0,
-    intervalMs: d.DEFAULT_HEALTH_CHECK_INTERVAL_MS,
-    timeoutMs: d.DEFAULT_HEALTH_CHECK_TIMEOUT_MS,
-    host: '',
-  };
+  return optionDefaults('healthCheck');
 }
 
 export function defaultTargetOptions(): TargetOptions {
-  return {
-    healthCheck: defaultHealthCheckConfig(),
-    responseTimeoutMs: d.DEFAULT_TARGET_TIMEOUT_MS,
-    bufferRequests: false,
-    bufferResponses: false,
-    maxMemoryBufferBytes: d.DEFAULT_BUFFER_MEMORY_BYTES,
-    maxRequestBodyBytes: d.DEFAULT_MAX_REQUEST_BODY_BYTES,
-    maxResponseBodyBytes: d.DEFAULT_MAX_RESPONSE_BODY_BYTES,
-    logRequestHeaders: [],
-    logResponseHeaders: [],
-    forwardHeaders: false,
-    scopeCookiePaths: false,
-  };
+  return { healthCheck: defaultHealthCheckConfig(), ...optionDefaults('target') };
 }
 
 export function defaultServiceOptions(): ServiceOptions {
-  return {
-    hosts: [],
-    pathPrefixes: [],
-    tlsEnabled: false,
-    tlsCertificatePath: '',
-    tlsPrivateKeyPath: '',
-    tlsOnDemandUrl: '',
-    tlsRedirect: true,
-    canonicalHost: '',
-    acmeDirectory: '',
-    acmeCachePath: '',
-    errorPagePath: '',
-    stripPrefix: true,
-    writerAffinityTimeoutMs: d.DEFAULT_WRITER_AFFINITY_TIMEOUT_MS,
-    readTargetsAcceptWebsockets: false,
-    excludeMetricsPaths: [],
-    clientIpHeader: '',
-  };
+  return optionDefaults('service');
 }
 
 export function defaultPauseState(): PauseState {

@@ -44,12 +44,9 @@ export function call<M extends MethodName>(socketPath: string, method: M, params
   });
 }
 
-// A command (and a deploy's whole configuration) goes only to a socket owned
-// by this user or by root: in a shared directory such as /tmp, another user
-// could have created the path first and would receive it. Checked before
-// connecting; in a sticky or private directory nobody else can swap the file
-// afterwards. Null when the socket may be used (or is missing: connecting
-// then says so).
+// A command goes only to a socket owned by this user or root: in a shared
+// directory such as /tmp another user could have created the path first.
+// Null when the socket may be used (or is missing: connecting says so).
 function untrustedOwner(socketPath: string): string | null {
   const me = process.getuid?.();
   if (me === undefined) return null; // no uids on this platform

@@ -21,6 +21,8 @@ export interface DeployParams {
   serviceOptions: ServiceOptions;
   targetOptions: TargetOptions;
   nap?: NapRequest | null; // absent or null: no nap flag given
+  // Our flags given that a container label could otherwise set.
+  flagsGiven?: string[];
 }
 
 export interface ServiceParams {

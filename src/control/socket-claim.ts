@@ -1,7 +1,6 @@
-// Before a proxy listens on the control socket's path: a file there is either
-// a live proxy's socket, which it must not take (deleting it would leave the
-// live proxy unreachable by every command, for good), or one left by a proxy
-// that died, which it removes. kamal-proxy deletes whatever is there.
+// Before listening on the control socket's path: a live proxy's socket there
+// must not be taken (that proxy would be unreachable for good); one left by a
+// dead proxy is removed. kamal-proxy deletes whatever is there.
 import net from 'node:net';
 import { fs } from '../util/node-fs.ts';
 

@@ -2,6 +2,7 @@
 // instance answered, and the /up health check Rails apps have.
 import type { Server } from 'node:http';
 import http from '../http/node-http.ts';
+import { escapeHtml } from '../pages/escape-html.ts';
 
 export function startDemoApp(name: string, port = 0): Promise<Server> {
   const server = http.createServer((req, res) => {
@@ -14,15 +15,11 @@ export function startDemoApp(name: string, port = 0): Promise<Server> {
 code{background:#eef2f6;padding:.1rem .3rem;border-radius:4px}</style></head><body>
 <h1>Hello from ${name}</h1>
 <p>This page came through <strong>kamal-napper</strong>, a drop-in replacement for kamal-proxy.</p>
-<p>Request ID: <code>${escape(String(req.headers['x-request-id'] ?? ''))}</code><br>
-Forwarded for: <code>${escape(String(req.headers['x-forwarded-for'] ?? ''))}</code><br>
-Target: <code>${escape(String(req.headers['x-kamal-target'] ?? ''))}</code></p>
+<p>Request ID: <code>${escapeHtml(String(req.headers['x-request-id'] ?? ''))}</code><br>
+Forwarded for: <code>${escapeHtml(String(req.headers['x-forwarded-for'] ?? ''))}</code><br>
+Target: <code>${escapeHtml(String(req.headers['x-kamal-target'] ?? ''))}</code></p>
 </body></html>`;
     res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8' }).end(body);
   });
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
-}
-
-function escape(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

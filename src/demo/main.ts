@@ -1,7 +1,6 @@
-// `npm start`: the proxy on an unprivileged port with a demo app deployed, and
-// a second one under /sleepy that naps, so a newcomer sees both at work with
-// nothing else installed. State and the control socket live in a temp dir, so
-// a real installation is never touched, and it goes when the demo does.
+// `npm start`: the proxy on an unprivileged port with a demo app deployed and
+// a napping one under /sleepy. State and the control socket live in a temp
+// dir that goes with the demo, so a real installation is never touched.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -59,7 +58,7 @@ async function start(): Promise<void> {
     serviceOptions: defaultServiceOptions(),
     targetOptions: { ...defaultTargetOptions(), forwardHeaders: true },
   });
-  // Started by the proxy on the first request, stopped after 10 s without one.
+  // Started by the proxy on the first request, stopped SLEEPY_IDLE_TIMEOUT_MS after the last.
   const sleepyPort = await freePort();
   await running.router.deploy({
     service: 'sleepy',

@@ -1,17 +1,14 @@
-// A small Docker Engine API client over the daemon's unix socket: just what
-// napping needs (inspect, start, unpause, stop, list by label, events).
-//
-// Requests go through an undici Pool, not a single Client: a Client is one
-// connection, and a group wake starts (or a nap stops, each for up to its
-// grace period) several containers at once. Each event stream gets a Client of
-// its own, because it holds its connection open for as long as it lives.
+// A small Docker Engine API client: what napping needs (inspect, start,
+// unpause, stop, list by label, events). A Pool, not one Client: a group wake
+// or nap runs several slow calls at once. Each event stream holds a Client of
+// its own for as long as it lives.
 import { type Pool, undici } from '../http/undici.ts';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/docker.sock';
 // Used only when /version answers without an ApiVersion. 1.41 is Docker 20.10,
 // the oldest engine still in common use (Debian 12's docker.io).
-export const FALLBACK_API_VERSION = '1.41';
-export const DEFAULT_TIMEOUT_MS = 10_000;
+const FALLBACK_API_VERSION = '1.41';
+const DEFAULT_TIMEOUT_MS = 10_000;
 
 export interface ContainerInfo {
   id: string; // full 64-hex id
@@ -31,10 +28,9 @@ export interface EngineEvent {
 }
 
 export interface EventStream {
-  // Resolves once the Engine has answered 200. dockerd sends its headers just
-  // before it registers the subscriber, so an event in the first moment after
-  // this may still be missed; callers that must not miss one inspect after it.
-  // Rejects when the subscription failed.
+  // Resolves once the Engine has answered 200; rejects if subscribing failed.
+  // dockerd answers just before it registers the subscriber, so callers that
+  // must not miss an event inspect after this.
   readonly ready: Promise<void>;
   close(): void;
 }
@@ -153,10 +149,8 @@ export class DockerEngine {
     expectStatus(await this.#versioned('POST', `/containers/${encodeURIComponent(id)}/unpause`), [204]);
   }
 
-  // The Engine sends SIGTERM (or the image's StopSignal), then SIGKILL after
-  // timeoutSeconds; the call answers once the container has stopped, so our
-  // own deadline is that grace period plus the usual call timeout.
-  // 304 means it was already stopped.
+  // Answers once the container has stopped (SIGKILL after timeoutSeconds), so
+  // our deadline is that plus the call timeout. 304: already stopped.
   async stopContainer(id: string, timeoutSeconds: number): Promise<void> {
     const seconds = Math.max(0, Math.ceil(timeoutSeconds));
     const res = await this.#versioned(
@@ -250,8 +244,7 @@ export class DockerEngine {
     return stream;
   }
 
-  // Closes open event streams and connections. Does not touch any container.
-  // Safe to call more than once.
+  // Closes event streams and connections (containers are left alone).
   async close(): Promise<void> {
     for (const stream of [...this.#streams]) stream.close();
     if (this.#closed) return;

@@ -22,7 +22,7 @@ function checkAgent(): Dispatcher {
   return agent;
 }
 
-export function healthCheckUrl(host: string, port: number, config: HealthCheckConfig): string {
+function healthCheckUrl(host: string, port: number, config: HealthCheckConfig): string {
   const path = config.path.startsWith('/') ? config.path : `/${config.path}`;
   return `http://${host}:${config.port || port}${path}`;
 }
@@ -36,7 +36,6 @@ export class HealthCheck {
   readonly #consumer: HealthCheckConsumer;
   #timer: NodeJS.Timeout | null = null;
   #stopped = false;
-  #intervalMs: number;
 
   constructor(host: string, port: number, config: HealthCheckConfig, consumer: HealthCheckConsumer) {
     this.url = healthCheckUrl(host, port, config);
@@ -46,7 +45,6 @@ export class HealthCheck {
     this.#config = config;
     this.#hostHeader = config.host || `${host}:${port}`;
     this.#consumer = consumer;
-    this.#intervalMs = config.intervalMs;
   }
 
   start(): void {
@@ -56,16 +54,6 @@ export class HealthCheck {
   stop(): void {
     this.#stopped = true;
     if (this.#timer !== null) clearTimeout(this.#timer);
-  }
-
-  // Probe more often (or back to normal) without restarting; a waking app wants
-  // its readiness noticed within milliseconds, not within the next interval.
-  setInterval(ms: number): void {
-    this.#intervalMs = ms;
-    if (this.#timer !== null) {
-      clearTimeout(this.#timer);
-      this.#timer = setTimeout(() => void this.#run(), ms);
-    }
   }
 
   async check(): Promise<{ ok: boolean; error?: string }> {
@@ -93,12 +81,11 @@ export class HealthCheck {
     if (this.#stopped) return;
     if (!result.ok) log.info('Healthcheck failed', { url: this.url, error: result.error });
     this.#consumer.healthCheckCompleted(result.ok);
-    if (!this.#stopped) this.#timer = setTimeout(() => void this.#run(), this.#intervalMs);
+    if (!this.#stopped) this.#timer = setTimeout(() => void this.#run(), this.#config.intervalMs);
   }
 }
 
-// One readiness probe of a target with its service's health-check settings
-// (used while waking a napping app, many times a second).
+// One readiness probe with the service's health-check settings (a wake).
 export async function probeOnce(host: string, port: number, config: HealthCheckConfig): Promise<boolean> {
   const check = new HealthCheck(host, port, config, { healthCheckCompleted() {} });
   return (await check.check()).ok;

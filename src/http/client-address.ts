@@ -1,9 +1,6 @@
-// A client's address as kamal-proxy (Go) reports it. `kamal-proxy run`
-// listens on all interfaces, so Node accepts IPv4 clients on an IPv6 socket
-// and names them `::ffff:a.b.c.d`; Go names them `a.b.c.d`, and that is what
-// apps expect in X-Forwarded-For (Rails' remote_ip, allow-lists, rate
-// limits) and what the request log shows. Real IPv6 addresses stay as they
-// are.
+// A client's address as kamal-proxy (Go) reports it: Node names IPv4 clients
+// on a dual-stack socket `::ffff:a.b.c.d`, Go `a.b.c.d`, which is what apps
+// expect in X-Forwarded-For and the request log shows. Real IPv6 stays as is.
 const MAPPED_PREFIX = '::ffff:';
 const LAST_PREFIX_COLON = MAPPED_PREFIX.length - 1;
 

@@ -1,23 +1,27 @@
-// Per-request state shared by the middleware chain, the target and the request
+// Per-request state shared by the request chain, the target and the request
 // log. One object per request; fields are plain so V8 keeps one hidden class.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { ErrorPages } from '../pages/pages.ts';
 import { clientAddress } from './client-address.ts';
+import type { ClientPeer, ProxyRequest, RequestBody } from './proxy-request.ts';
+import type { ProxyResponse } from './proxy-response.ts';
 
-export interface ErrorRenderer {
-  render(status: number, message?: string): string;
+// A request that asked to switch protocols (WebSocket): it owns the raw
+// client socket, with the bytes read past its head.
+export interface Upgrade {
+  readonly socket: Duplex;
+  readonly head: Buffer;
 }
 
 export class RequestContext {
-  readonly req: IncomingMessage;
-  // null for upgrade requests, which own the raw socket instead
-  readonly res: ServerResponse | null;
-  readonly socket: Duplex;
-  readonly startedAt: number; // performance.now(), ms with sub-µs precision (no BigInt per request)
-  // The client's address, read at the start: an HTTP/2 stream's socket is
-  // unbound from its session once the stream ends, before the request log.
-  // `a.b.c.d` for an IPv4 client, also on a dual-stack listener.
+  readonly req: ProxyRequest;
+  // null for upgrades, which write to their socket instead
+  readonly res: ProxyResponse | null;
+  readonly body: RequestBody;
+  readonly upgrade: Upgrade | null;
+  readonly startedAt: number; // performance.now()
+  // Read at the start: an HTTP/2 stream's socket is unbound from its
+  // session once the stream ends, before the request log.
   readonly clientAddr: string;
   readonly clientPort: number;
   readonly scheme: 'http' | 'https';
@@ -26,6 +30,10 @@ export class RequestContext {
   requestStart = '';
   path = ''; // raw path, without the query
   search = ''; // raw query with its "?", or "" when the URL has no "?"
+  // The route: the service's path prefix the request matched ("/" for
+  // none), and the path the upstream sees (the prefix stripped, if asked).
+  routePrefix = '/';
+  upstreamPath = '';
   serviceName = '';
   target = '';
   // Set when the status to log differs from what was written (101, 499, 504 after drain...)
@@ -36,7 +44,7 @@ export class RequestContext {
   respHeaders: Record<string, string | string[] | undefined> | null = null;
   logRequestHeaders: readonly string[] = [];
   logResponseHeaders: readonly string[] = [];
-  errorPages: ErrorRenderer | null = null;
+  errorPages: ErrorPages | null = null;
   // Response header changes the service asks for (see response-headers.ts).
   adjustResponse = false;
   cookieScopePrefix = ''; // --scope-cookie-paths: Set-Cookie paths go under this prefix
@@ -46,19 +54,28 @@ export class RequestContext {
   activity: { requestEnded(): void } | null = null;
   // The upstream exchange in flight, so a client that leaves can cancel it.
   upstream: { cancel(reason: Error): void } | null = null;
+  // --http-cache: what the service's cache decided for this request (hit,
+  // miss, bypass), for its store filter and the log (accel/http-cache/).
+  httpCache: { readonly status: string } | null = null;
+  // --compress: the coding and the body's bytes before it, for the log
+  // (accel/compression.ts); null when the body went as it came.
+  compression: { readonly coding: string; readonly bytesIn: number } | null = null;
 
   constructor(
-    req: IncomingMessage,
-    res: ServerResponse | null,
-    socket: Duplex,
+    req: ProxyRequest,
+    res: ProxyResponse | null,
+    body: RequestBody,
+    upgrade: Upgrade | null,
+    peer: ClientPeer,
     scheme: 'http' | 'https',
     port: number,
   ) {
     this.req = req;
     this.res = res;
-    this.socket = socket;
-    this.clientAddr = clientAddress((socket as Socket).remoteAddress);
-    this.clientPort = (socket as Socket).remotePort ?? 0;
+    this.body = body;
+    this.upgrade = upgrade;
+    this.clientAddr = clientAddress(peer.remoteAddress);
+    this.clientPort = peer.remotePort ?? 0;
     this.scheme = scheme;
     this.port = port;
     this.startedAt = performance.now();
@@ -69,5 +86,10 @@ export class RequestContext {
       this.path = url.slice(0, q);
       this.search = url.slice(q);
     }
+  }
+
+  // The client left (or its connection broke) before it was answered.
+  get clientGone(): boolean {
+    return this.status === 499 || (this.res !== null ? this.res.destroyed : this.upgrade!.socket.destroyed);
   }
 }

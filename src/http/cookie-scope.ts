@@ -4,6 +4,9 @@
 // Path moved under the prefix: "/" -> "/api", "/admin" -> "/api/admin".
 // The header is edited in place rather than re-serialised, so every other
 // attribute stays exactly as the app wrote it.
+import { hostWithoutPort } from './host.ts';
+
+// service/redirect.ts still imports it from here.
 
 export function scopeSetCookie(setCookie: string, prefix: string, requestHost: string): string {
   const parts = setCookie.split(';');
@@ -28,13 +31,4 @@ export function scopeSetCookie(setCookie: string, prefix: string, requestHost: s
 function joinPath(prefix: string, path: string): string {
   if (path === '' || path === '/') return prefix;
   return prefix.replace(/\/$/, '') + (path.startsWith('/') ? path : `/${path}`);
-}
-
-export function hostWithoutPort(host: string): string {
-  if (host.startsWith('[')) {
-    const end = host.indexOf(']');
-    return end === -1 ? host : host.slice(0, end + 1);
-  }
-  const colon = host.lastIndexOf(':');
-  return colon === -1 ? host : host.slice(0, colon);
 }

@@ -1,9 +1,8 @@
-// Request headers sent upstream, built once per request from the client's raw
-// header list. Mirrors Go's httputil.ReverseProxy as kamal-proxy configures it:
-// hop-by-hop headers (and any the Connection header names) are dropped, the
-// client's X-Forwarded-* are dropped unless forward-headers trusts them, and
-// X-Forwarded-For/Host/Proto, X-Request-ID, X-Request-Start and X-Kamal-Target
-// are set.
+// Request headers sent upstream, from the client's raw header list, as Go's
+// httputil.ReverseProxy under kamal-proxy: hop-by-hop headers (and those
+// Connection names) dropped, the client's X-Forwarded-* dropped unless
+// forward-headers trusts them, and X-Forwarded-*, X-Request-ID,
+// X-Request-Start and X-Kamal-Target set.
 
 // RFC 9110 §7.6.1 plus the legacy ones Go also strips. `expect` is not
 // hop-by-hop, but Node already answered `100 Continue` to the client, and
@@ -24,11 +23,10 @@ const DROPPED = new Set([
 const FORWARDED = new Set(['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-forwarded-proto']);
 
 // Without forward-headers, a client's word on where the request came from
-// is dropped: the X-Forwarded-* we set, and the others apps trust (Rack's
-// X-Forwarded-Ssl/-Scheme/-Port, Rails' Client-IP, nginx's X-Real-IP). Also
-// each of these spelt with `_` for any `-`: CGI-style servers (Rack) read
-// X_FORWARDED_HOST as X-Forwarded-Host. Every spelling is in the set, so
-// this stays one lookup per header.
+// is dropped: the X-Forwarded-* we set and the others apps trust (Rack's
+// X-Forwarded-Ssl/-Scheme/-Port, Rails' Client-IP, nginx's X-Real-IP), each
+// also spelt with `_` for any `-` (Rack reads X_FORWARDED_HOST as
+// X-Forwarded-Host). Every spelling is in the set: one lookup per header.
 const UNTRUSTED = new Set(
   [...FORWARDED, 'x-forwarded-ssl', 'x-forwarded-scheme', 'x-forwarded-port', 'x-real-ip', 'client-ip'].flatMap(spellings),
 );
@@ -123,8 +121,8 @@ export function downstreamResponseHeaders(headers: Record<string, string | strin
   const out: string[] = [];
   let extraDropped: Set<string> | null = null;
   const connection = headers.connection;
-  // Almost every upstream says just `keep-alive` (or `close`), which names no
-  // other header: skip the token set then, it was a fifth of this function.
+  // Almost every upstream says just `keep-alive` or `close`, which names no
+  // other header: skip the token set then.
   if (connection !== undefined && connection !== 'keep-alive' && connection !== 'close') {
     for (const token of String(connection).split(',')) {
       const t = token.trim().toLowerCase();

@@ -1,11 +1,9 @@
 // X-Request-ID for requests that come without one: a random (version 4) UUID,
 // as kamal-proxy makes with Go's uuid.NewString().
 //
-// Not crypto.randomUUID(): it builds each id out of a dozen concatenated
-// pieces (about 580 bytes of garbage a request, the largest single item in the
-// proxy's allocation profile). Here the random bytes come from one read of
-// the kernel's generator per 256 ids (src/util/random.ts), and each id is
-// formatted into a scratch buffer and read out as one string.
+// Not crypto.randomUUID(), which builds each id from a dozen pieces of
+// garbage (bench/README.md, "Request ids"): one read of random bytes per 256
+// ids, each id formatted into a scratch buffer and read out as one string.
 import { randomFill } from '../util/random.ts';
 
 const IDS_PER_FILL = 256;

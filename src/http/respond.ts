@@ -1,17 +1,29 @@
-// The one place that writes responses the proxy itself produces. Request-path
-// code never throws for an expected failure: it calls sendError with a status
-// and the page is rendered here, from the service's custom pages when it has
-// them, else the built-in ones.
+// The one place that writes the responses the proxy itself produces: error
+// pages, redirects, the waiting page, health answers while paused, ACME
+// challenge answers. Request-path code never throws for an expected failure:
+// it calls sendError with a status (upstream/errors.ts maps error codes to
+// statuses) and the page is rendered here, from the service's custom pages
+// when it has them, else the built-in ones.
 import { CONTENT_TYPE_HTML, defaultErrorPages, statusText } from '../pages/pages.ts';
 import type { RequestContext } from './context.ts';
 
-export function sendError(ctx: RequestContext, status: number, message?: string): void {
+// `headers` are extra to Content-Type and Content-Length, which are set here.
+export function sendResponse(ctx: RequestContext, status: number, contentType: string, body: string, headers: string[] = []): void {
   ctx.status = status;
-  const pages = ctx.errorPages ?? defaultErrorPages;
-  const body = pages.render(status, message);
+  const len = Buffer.byteLength(body);
+  const head = ctx.req.method === 'HEAD';
+  ctx.respBytes = head ? 0 : len;
+  ctx.respContentType = contentType;
   const res = ctx.res;
   if (res === null) {
-    writeRawResponse(ctx, status, body);
+    // An upgrade request: no response object, only the raw socket, and the
+    // connection closes after the answer.
+    const socket = ctx.upgrade!.socket;
+    if (!socket.writable) return;
+    let text = statusLine(status);
+    if (contentType !== '') text += `Content-Type: ${contentType}\r\n`;
+    for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'Connection') text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    socket.end(`${text}Content-Length: ${len}\r\nConnection: close\r\n\r\n${head ? '' : body}`);
     return;
   }
   if (res.headersSent) {
@@ -20,29 +32,37 @@ export function sendError(ctx: RequestContext, status: number, message?: string)
     res.destroy();
     return;
   }
-  const len = Buffer.byteLength(body);
-  ctx.respBytes = ctx.req.method === 'HEAD' ? 0 : len;
-  ctx.respContentType = CONTENT_TYPE_HTML;
-  const headers = ['Content-Type', CONTENT_TYPE_HTML, 'Content-Length', String(len)];
+  if (contentType !== '') headers.push('Content-Type', contentType);
+  // A 204 has no body, and so no length (RFC 9110 §8.6).
+  if (status !== 204) headers.push('Content-Length', String(len));
+  res.writeHead(status, headers);
+  if (head) res.end();
+  else res.end(body);
+}
+
+// A whole response the proxy holds (an HTTP cache hit): `headers` are all of
+// them, Content-Length included; a HEAD gets them without the body.
+export function sendStored(ctx: RequestContext, status: number, headers: string[], body: Buffer | null, contentType: string): void {
+  ctx.status = status;
+  ctx.respContentType = contentType;
+  const res = ctx.res!;
+  const send = body !== null && body.length > 0 && ctx.req.method !== 'HEAD';
+  ctx.respBytes = send ? body.length : 0;
+  res.writeHead(status, headers);
+  if (send) res.end(body);
+  else res.end();
+}
+
+export function sendError(ctx: RequestContext, status: number, message?: string, headers: string[] = []): void {
+  const body = (ctx.errorPages ?? defaultErrorPages).render(status, message);
   // After a 400 the request framing is in doubt, and after a 505 the client
   // speaks another protocol: never reuse the connection.
   if (status === 400 || status === 505) headers.push('Connection', 'close');
-  res.writeHead(status, headers);
-  res.end(ctx.req.method === 'HEAD' ? undefined : body);
+  sendResponse(ctx, status, CONTENT_TYPE_HTML, body, headers);
 }
 
-// For requests that arrived as upgrades: there is no ServerResponse, only the
-// socket, so the response is written by hand and the connection closed.
-export function writeRawResponse(ctx: RequestContext, status: number, body: string): void {
-  const socket = ctx.socket;
-  const len = Buffer.byteLength(body);
-  ctx.respBytes = len;
-  ctx.respContentType = CONTENT_TYPE_HTML;
-  if (!socket.writable) return;
-  socket.end(
-    `HTTP/1.1 ${status} ${statusText(status)}\r\nContent-Type: ${CONTENT_TYPE_HTML}\r\n` +
-      `Content-Length: ${len}\r\nConnection: close\r\n\r\n${body}`,
-  );
+export function statusLine(status: number): string {
+  return `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
 }
 
 // A response written straight to a client socket, outside any request: for
@@ -50,5 +70,5 @@ export function writeRawResponse(ctx: RequestContext, status: number, body: stri
 // connection that sends no request in time (http1-fast-path.ts).
 export function bareResponse(status: number): string {
   const text = `${status} ${statusText(status)}`;
-  return `HTTP/1.1 ${text}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`;
+  return `${statusLine(status)}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`;
 }

@@ -1,19 +1,15 @@
-// Health checks and upgrade handshakes still go through undici, whose
-// parser refuses a response with bare-LF line endings; proxied responses go
-// through our own client, which accepts them (src/upstream/http-parser.ts,
-// RESPONSE_LENIENT_FLAGS), as Go's proxy and nginx do. A deploy must not
-// fail a health check on responses the proxy would serve. undici has no
-// option for it, but its llhttp (WebAssembly) has the same flag as Node's:
-// this sets it on each new connection's parser. undici announces the
-// connection ('connect') after making its parser and before writing the
-// first request, and llhttp keeps the flag across the connection's responses.
+// Health checks and upgrade handshakes go through undici (and so do proxied
+// requests when undici is the upstream client: src/upstream/client-choice.ts),
+// whose parser refuses a response with bare-LF line endings; our own client
+// accepts them (src/upstream/http-parser.ts, RESPONSE_LENIENT_FLAGS), as Go's
+// proxy and nginx do. A deploy must not fail a health check on responses the
+// proxy would serve. undici has no option for it, but its llhttp
+// (WebAssembly) has the same flag as Node's: this sets it on each new
+// connection's parser. undici announces the connection ('connect') after
+// making its parser and before writing the first request, and llhttp keeps
+// the flag across the connection's responses.
 import { createRequire } from 'node:module';
 import type { Dispatcher } from 'undici';
-
-interface WasmParser {
-  ptr: number | null;
-  llhttp: { llhttp_set_lenient_optional_cr_before_lf?(ptr: number, enabled: number): void } | undefined;
-}
 
 // undici's own symbols for a client's socket and a socket's parser, loaded
 // with the first dispatcher (undici stays unloaded until something needs it).
@@ -24,11 +20,21 @@ export function acceptBareLf<D extends Dispatcher>(dispatcher: D): D {
   const { kSocket, kParser } = symbols;
   // targets: the dispatcher chain down to the Client that connected, last.
   dispatcher.on('connect', (_origin, targets) => {
-    const client = targets[targets.length - 1] as unknown as Record<symbol, Record<symbol, WasmParser | undefined> | undefined>;
-    const parser = client[kSocket]?.[kParser];
-    // A parser of another shape (a future undici) stays strict; the bare-LF
-    // health-check and upgrade tests say so.
-    if (parser?.ptr) parser.llhttp?.llhttp_set_lenient_optional_cr_before_lf?.(parser.ptr, 1);
+    const client = targets[targets.length - 1];
+    const socket: unknown = client === undefined ? undefined : Reflect.get(client, kSocket);
+    const parser: unknown = typeof socket === 'object' && socket !== null ? Reflect.get(socket, kParser) : undefined;
+    setLenient(parser);
   });
   return dispatcher;
+}
+
+// A parser of another shape (a future undici) stays strict; the bare-LF
+// health-check and upgrade tests say so.
+function setLenient(parser: unknown): void {
+  if (typeof parser !== 'object' || parser === null) return;
+  const ptr: unknown = Reflect.get(parser, 'ptr');
+  const llhttp: unknown = Reflect.get(parser, 'llhttp');
+  if (typeof ptr !== 'number' || ptr === 0 || typeof llhttp !== 'object' || llhttp === null) return;
+  const setFlag: unknown = Reflect.get(llhttp, 'llhttp_set_lenient_optional_cr_before_lf');
+  if (typeof setFlag === 'function') setFlag(ptr, 1);
 }

@@ -6,9 +6,10 @@
 // public ones.
 //
 // Loaded on first use: proxied requests go through our own client
-// (src/upstream/), so a proxy restored from its state file with no WebSocket,
-// no multi-target health checks and no Docker napping never needs it (2 MiB,
-// and node:http2, which undici's Client requires).
+// (src/upstream/) unless Node's internals it runs on are not usable
+// (src/upstream/client-choice.ts), so a proxy restored from its state file
+// with no WebSocket, no multi-target health checks and no Docker napping
+// never needs it (2 MiB, and node:http2, which undici's Client requires).
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 

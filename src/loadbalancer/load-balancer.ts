@@ -1,14 +1,14 @@
 // The targets of one deployment: writers and optional readers, each with its
 // own health check, balanced round-robin over the healthy ones.
 import { HealthCheck } from '../health/health-check.ts';
-import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from '../http/proxy-request.ts';
 import { log } from '../log/logger.ts';
 import type { TargetOptions } from '../config/service-options.ts';
 import { Target } from '../targets/target.ts';
 import { cookieValue } from '../http/cookies.ts';
 import { WRITER_COOKIE } from '../http/response-headers.ts';
 
-function recentWriter(req: IncomingMessage): boolean {
+function recentWriter(req: ProxyRequest): boolean {
   const value = cookieValue(req.headers.cookie, WRITER_COOKIE);
   return value !== '' && Number(value) > Date.now();
 }
@@ -81,12 +81,10 @@ export class LoadBalancer {
     });
   }
 
-  // Picks the target for a request, or null when none is healthy (503).
-  // The index moves before it is used, as kamal-proxy's does.
-  // Read requests go to a healthy reader unless the client wrote moments ago
-  // (its kamal-writer cookie is still in the future): then it must read its
-  // own writes from a writer.
-  claimTarget(req: IncomingMessage): Target | null {
+  // The target for a request, or null when none is healthy (503). The index
+  // moves before use, as kamal-proxy's. Reads go to a reader unless the
+  // client wrote moments ago (kamal-writer cookie): it must read its writes.
+  claimTarget(req: ProxyRequest): Target | null {
     if (this.#healthyReaders.length > 0 && this.isRead(req) && !recentWriter(req)) {
       this.#readerIndex = (this.#readerIndex + 1) % this.#healthyReaders.length;
       return this.#healthyReaders[this.#readerIndex]!;
@@ -111,7 +109,7 @@ export class LoadBalancer {
     return this.readers.length > 0;
   }
 
-  isRead(req: IncomingMessage): boolean {
+  isRead(req: ProxyRequest): boolean {
     const m = req.method;
     if (m !== 'GET' && m !== 'HEAD') return false;
     if (this.readersAcceptWebSockets) return true;
@@ -127,8 +125,7 @@ export class LoadBalancer {
       this.#rebuildHealthy();
       for (const f of [...this.#onHealthChange]) f();
     }
-    // With a single target there is nowhere else to send traffic, so taking
-    // it out of the pool would not help: stop checking once it is healthy.
+    // A single target has nowhere to fail over to: stop checking once healthy.
     if (ok && this.targets.length === 1) {
       this.#checks.get(target)?.stop();
       this.#checks.delete(target);

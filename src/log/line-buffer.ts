@@ -1,13 +1,8 @@
-// Log lines waiting to be written, kept as UTF-8 bytes in a reusable chunk
-// rather than as JavaScript strings. Held strings outlive the young
-// generation (a busy proxy scavenges every few hundred requests) and get
-// copied and promoted before they are written; a line copied into the chunk
-// at once dies young, and the chunk itself is never scanned by the GC.
-//
-// A line can also be written piece by piece (bytes, jsonString, int), with no
-// string made for it at all: the request log does that, once per request.
-// A piece that does not fit in the chunk goes to the next one; a line may
-// span two chunks, which take() joins.
+// Log lines waiting to be written, as UTF-8 bytes in reusable chunks: held
+// strings would outlive the young generation and be promoted, while a line
+// copied into a chunk at once dies young. The request log writes its line
+// piece by piece (bytes, jsonString, int), making no string at all. A line
+// may span two chunks, which take() joins.
 const CHUNK_BYTES = 128 * 1024;
 // The most a safe integer takes in decimal, with its sign.
 const INT_BYTES = 17;
@@ -19,7 +14,6 @@ export class LineBuffer {
   #spare: Buffer | null = null; // a chunk back from its write, to reuse
   #size = 0;
 
-  // Bytes waiting.
   get size(): number {
     return this.#size;
   }
@@ -56,9 +50,8 @@ export class LineBuffer {
   }
 
   // s (from index `from` on) as a JSON string literal, byte for byte what
-  // JSON.stringify gives. Printable ASCII without quotes or backslashes, which
-  // is nearly every host, path, id and address, is copied in one pass; any
-  // other string goes through JSON.stringify.
+  // JSON.stringify gives; printable ASCII without quotes or backslashes (nearly
+  // every host, path and id) is copied in one pass.
   jsonString(s: string, from = 0): void {
     const n = s.length - from + 2;
     if (n > CHUNK_BYTES - this.#used) {

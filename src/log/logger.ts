@@ -1,22 +1,12 @@
-// JSON-lines logger in the format of Go's log/slog JSONHandler, which is what
-// kamal-proxy writes to stdout:
+// JSON lines in the format of Go's log/slog JSONHandler, as kamal-proxy writes:
 //   {"time":"…","level":"INFO","msg":"Server started","http":80,"https":443}
 //
-// Writing: stdout to a pipe is synchronous in Node on Linux, so a slow reader
-// (or `docker logs` under load) would stall the event loop on every line.
-// Instead lines are buffered and written with fs.write on the fd, one write in
-// flight at a time; whatever arrives meanwhile goes out in the next write.
-// Writes happen every FLUSH_INTERVAL_MS (or once a batch is full): each
-// fs.write is a trip through libuv's thread pool and a wake-up of the main
-// thread, and one per event-loop turn made thousands a second on a busy
-// proxy. Lines carry their own time, so the delay shows nowhere but in
-// `tail -f`.
-// Lines wait as bytes in a LineBuffer, not as strings (line-buffer.ts).
-// Buffered text is capped: past the cap, with no write in flight, we write
-// synchronously, which pushes back on the process instead of growing memory.
-// With a write in flight we cannot write around it without reordering (or,
-// on a pipe, interleaving) lines, so we keep buffering up to a hard limit and
-// past that drop lines and report how many, once the writer catches up.
+// stdout to a pipe is synchronous in Node, so a slow reader would stall the
+// event loop. Lines are buffered as bytes and written with fs.write, one write
+// in flight, batched every FLUSH_INTERVAL_MS (a write per event-loop turn is
+// too many). Past the buffer cap we write synchronously, pushing back instead
+// of growing; if a write is in flight then, we buffer up to a hard limit
+// (writing around it would reorder lines) and past that drop and count lines.
 import { fs } from '../util/node-fs.ts';
 import { LineBuffer } from './line-buffer.ts';
 
@@ -33,11 +23,9 @@ export interface LoggerOptions {
   bufferLimit?: number;
 }
 
-// ~1 MiB absorbs a burst of a few thousand request lines without blocking.
-const DEFAULT_BUFFER_LIMIT = 1 << 20;
+const DEFAULT_BUFFER_LIMIT = 1 << 20; // absorbs a burst of request lines
 // Hard limit, relative to bufferLimit, only reached while a write is stuck.
 const HARD_LIMIT_FACTOR = 16;
-// At 10,000 requests/s this is about 100 lines (60 KB) a write.
 const FLUSH_INTERVAL_MS = 10;
 // Or as soon as this much is buffered (at most half the buffer limit).
 const BATCH_BYTES = 64 * 1024;
@@ -99,15 +87,8 @@ export class Logger {
     this.#emit('ERROR', msg, attrs === undefined ? '' : formatAttrs(attrs));
   }
 
-  /** `attrsJson` is ready JSON text, `,"key":value…`. */
-  infoRaw(msg: string, attrsJson: string): void {
-    this.#emit('INFO', msg, attrsJson);
-  }
-
-  /**
-   * For the per-request hot path: `writeAttrs` writes `,"key":value…` straight
-   * into the line buffer (no string is made for the line). It must not log.
-   */
+  // The per-request hot path: `writeAttrs` writes `,"key":value…` straight
+  // into the line buffer, making no string. It must not log.
   infoWith<T>(msg: string, writeAttrs: (out: LineBuffer, arg: T) => void, arg: T): void {
     const admit = this.#admit();
     if (admit === DROP) return;
@@ -118,11 +99,8 @@ export class Logger {
     this.#written(admit);
   }
 
-  /**
-   * Writes everything buffered, synchronously; for exit paths. A write
-   * already in flight is left to finish on its own (it cannot be recalled),
-   * so only a line being written at that very moment can land after these.
-   */
+  // Writes everything buffered, synchronously (exit paths). A write already
+  // in flight cannot be recalled and may land after these lines.
   flushSync(): void {
     this.#scheduled = false;
     if (this.#timer !== null) clearTimeout(this.#timer);
@@ -153,8 +131,6 @@ export class Logger {
     this.#written(admit);
   }
 
-  // Over the buffer cap a line is written at once (SYNC), unless a write is
-  // in flight: then it waits, up to the hard limit, past which it is dropped.
   #admit(): number {
     if (this.#pending.size < this.#limit) return QUEUE;
     if (!this.#inFlight) return SYNC;
@@ -192,9 +168,7 @@ export class Logger {
     return this.#lastTime;
   }
 
-  // Lines logged within FLUSH_INTERVAL_MS share one write; `now` writes on
-  // this turn of the event loop instead. Either keeps the process alive until
-  // the lines are written, as any pending write does.
+  // `now`: write on this turn of the event loop, not after FLUSH_INTERVAL_MS.
   #schedule(now = false): void {
     if (this.#inFlight) return;
     if (this.#scheduled) {
@@ -221,8 +195,7 @@ export class Logger {
       this.#resolveIdle();
       return;
     }
-    // Over the cap even after the last write: the reader is slower than we
-    // are, so block here rather than keep growing.
+    // Still over the cap after a write: the reader is slower; block, not grow.
     if (this.#pending.size >= this.#limit) {
       this.flushSync();
       return;
@@ -240,8 +213,7 @@ export class Logger {
           setTimeout(() => this.#writeAsync(buf, whole), RETRY_MS);
           return;
         }
-        // EPIPE, EBADF…: nobody can read these lines; there is nowhere to
-        // report that either. Drop the batch and carry on.
+        // EPIPE, EBADF…: nobody can read these lines, nor a report of them.
       } else if (written < buf.length) {
         this.#writeAsync(buf.subarray(written), whole);
         return;
@@ -291,10 +263,8 @@ function sleep(ms: number): void {
 
 // Formatting
 
-/**
- * RFC 3339 in UTC the way Go's time.RFC3339Nano prints it: fractional seconds
- * without trailing zeros, and none at all on a whole second.
- */
+// RFC 3339 in UTC as Go's time.RFC3339Nano prints it: no trailing zeros in
+// the fraction, and no fraction on a whole second.
 export function formatTime(d: Date): string {
   const iso = d.toISOString(); // 2026-11-23T23:45:57.120Z
   const dot = iso.length - 5;
@@ -356,6 +326,5 @@ function nestedValue(_key: string, v: unknown): unknown {
 /** The process-wide logger, on stdout. */
 export const log = new Logger();
 
-// Lines still buffered when the process exits (process.exit, end of the event
-// loop) are written on the way out.
+// Lines still buffered at exit are written on the way out.
 process.once('exit', () => log.flushSync());

@@ -1,10 +1,10 @@
 // Which requests may wake an app, and how each kind of client is answered
 // while it wakes.
-import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from '../http/proxy-request.ts';
 
 // A top-level browser navigation gets the waiting page at once; everything
 // else (fetch/XHR, assets, API clients, non-GET, upgrades) is held.
-export function isBrowserNavigation(req: IncomingMessage): boolean {
+export function isBrowserNavigation(req: ProxyRequest): boolean {
   if (req.method !== 'GET' || req.headers.upgrade !== undefined) return false;
   const mode = req.headers['sec-fetch-mode'];
   if (mode !== undefined) return mode === 'navigate' && req.headers['sec-fetch-dest'] !== 'iframe';
@@ -12,7 +12,7 @@ export function isBrowserNavigation(req: IncomingMessage): boolean {
 }
 
 // Monitors and bots: they neither wake an app nor keep it awake.
-export function isIgnoredClient(req: IncomingMessage, ignoreUserAgents: readonly string[]): boolean {
+export function isIgnoredClient(req: ProxyRequest, ignoreUserAgents: readonly string[]): boolean {
   const ua = req.headers['user-agent'];
   if (ua === undefined || ignoreUserAgents.length === 0) return false;
   const lower = ua.toLowerCase();

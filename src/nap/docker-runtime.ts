@@ -14,8 +14,8 @@ import type { Runtime, RuntimeState } from './runtime.ts';
 import type { ContainerInfo, DockerEngine, EngineEvent, EventStream } from '../docker/engine.ts';
 
 // Docker's own default for `docker stop`.
-export const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
-export const DEFAULT_RECONNECT_DELAY_MS = 1000;
+const DEFAULT_STOP_TIMEOUT_SECONDS = 10;
+const DEFAULT_RECONNECT_DELAY_MS = 1000;
 const MAX_RECONNECT_DELAY_MS = 30_000;
 
 export interface DockerRuntimeOptions {
@@ -30,7 +30,7 @@ export interface DockerRuntimeOptions {
 }
 
 // Docker's states → ours. Paused and restarting containers do not serve.
-export function stateOf(info: ContainerInfo | null): RuntimeState {
+function stateOf(info: ContainerInfo | null): RuntimeState {
   if (info === null) return 'missing';
   return info.running ? 'running' : 'stopped';
 }
@@ -53,9 +53,8 @@ export class DockerRuntime implements Runtime {
   readonly #warn: (message: string) => void;
 
   #targetId: string | null = null; // the full id, once seen
-  // The state we last knew of, by our own doing or by an event. Events that
-  // match it are not external changes (our own start emits a `start` event).
-  // undefined: unknown, so the next event is reported.
+  // The state we last knew of; events matching it are not external changes
+  // (our own start emits a `start`). undefined: report the next event.
   #known: RuntimeState | undefined;
   #busy = 0; // our own starts and stops in flight
   #groupWork: Promise<void> | null = null;
@@ -94,10 +93,9 @@ export class DockerRuntime implements Runtime {
     return this.#own(() => this.#stop());
   }
 
-  // Listens to Docker events for the target while at least one listener is
-  // subscribed. Changes we caused ourselves are not reported. If the stream
-  // drops, it is reopened (1 s, doubling to 30 s) and what was missed in the
-  // meantime is reported from a fresh inspect.
+  // Docker events for the target while anyone listens, except changes we
+  // caused. A dropped stream is reopened, backing off, and what was missed
+  // meanwhile is reported from a fresh inspect.
   onExternalChange(listener: (state: RuntimeState) => void): () => void {
     this.#listeners.add(listener);
     if (this.#listeners.size === 1) this.#watch();

@@ -22,8 +22,8 @@ export interface ProcessRuntimeOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT_MS = 10_000;
-// A broken command (typo, missing file) exits at once; catching that here fails
-// the wake in 100 ms instead of after the whole health-check wait.
+// A broken command (typo, missing file) exits at once: fail the wake then,
+// not after the whole health-check wait.
 const EARLY_EXIT_WINDOW_MS = 100;
 // An adopted process is not our child, so no 'exit' event: we poll /proc.
 const ADOPTED_POLL_MS = 1000;
@@ -143,8 +143,7 @@ export class ProcessRuntime implements Runtime {
     const early = await Promise.race([exited, delay(EARLY_EXIT_WINDOW_MS, null)]);
     if (early) {
       this.#forget();
-      // A clean exit is not an error here: the command may have handed off to a
-      // daemon. Readiness is the health check's call.
+      // A clean exit may be a hand-off to a daemon: the health check decides.
       if (early.code === 0) return;
       const how = early.signal ? `was killed by ${early.signal}` : `exited with code ${early.code}`;
       throw new Error(`"${command}" ${how} right after start`);
@@ -223,10 +222,9 @@ function isAlive(leader: Leader): boolean {
   return stat !== null && stat.state !== 'Z' && stat.state !== 'X' && stat.startTime === leader.startTime;
 }
 
-// The group id is the leader's pid. The kernel never hands out a pid that is
-// still some group's id, so while our group has members, -pid reaches only
-// them. Only when another process now holds that pid could the group be
-// someone else's, and then we must not signal it.
+// The group id is the leader's pid, which the kernel never reuses while the
+// group has members; only once another process holds that pid could the
+// group be someone else's, and then we must not signal it.
 function ownsGroup(leader: Leader): boolean {
   const stat = readStat(leader.pid);
   return stat === null || stat.startTime === leader.startTime;

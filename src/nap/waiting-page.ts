@@ -5,21 +5,14 @@
 // itself after Retry-After.
 import * as d from '../config/defaults.ts';
 import type { RequestContext } from '../http/context.ts';
+import { sendResponse } from '../http/respond.ts';
+import { CONTENT_TYPE_HTML } from '../pages/pages.ts';
+import { escapeHtml } from '../pages/escape-html.ts';
 import type { Napper, WakeProgress } from './napper.ts';
 
 export function sendWaitingPage(ctx: RequestContext, napper: Napper, eventsUrl: string): void {
   const body = waitingPage(napper.service, eventsUrl, napper.progress());
-  const res = ctx.res!;
-  ctx.status = 503;
-  ctx.respBytes = Buffer.byteLength(body);
-  ctx.respContentType = 'text/html; charset=utf-8';
-  res.writeHead(503, [
-    'Content-Type', 'text/html; charset=utf-8',
-    'Content-Length', String(ctx.respBytes),
-    'Retry-After', String(d.NAP_RETRY_AFTER_SECONDS),
-    'Cache-Control', 'no-store',
-  ]);
-  res.end(body);
+  sendResponse(ctx, 503, CONTENT_TYPE_HTML, body, ['Retry-After', String(d.NAP_RETRY_AFTER_SECONDS), 'Cache-Control', 'no-store']);
 }
 
 // The page's live feed: one JSON event per progress step, then `ready` (or
@@ -29,9 +22,7 @@ export function serveWakeEvents(ctx: RequestContext, napper: Napper): void {
   if (napper.state === 'stopped' && napper.progress().error === '') {
     // Asleep and nobody waking it: end the stream so the page reloads, which
     // (being a navigation) wakes the app.
-    ctx.status = 204;
-    res.writeHead(204, ['Cache-Control', 'no-store']).end();
-    return;
+    return sendResponse(ctx, 204, '', '', ['Cache-Control', 'no-store']);
   }
   ctx.status = 200;
   ctx.respContentType = 'text/event-stream';
@@ -134,8 +125,4 @@ function waitingPage(service: string, eventsUrl: string, p: WakeProgress): strin
 function describe(p: WakeProgress): string {
   if (p.error) return `Could not start: ${p.error}.`;
   return 'Starting…';
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -7,13 +7,11 @@
 //   {{/* comment */}}
 //   {{- … }} / {{ … -}}                    trim whitespace before / after
 //
-// Anything else inside {{ }} is a compile error. Go would accept more (and fail
-// some of it only when rendering, e.g. an unknown field); failing at load
-// instead makes the deploy report the problem rather than a broken page later.
-//
-// Deviation: html/template escapes by context (URL, JS, CSS). We HTML-escape
-// everywhere, which is right for text and quoted attributes, the places a
-// stop message is shown in practice.
+// Anything else is a compile error, so the deploy reports it (Go accepts more
+// and fails some only when rendering). html/template escapes by context (URL,
+// JS, CSS); we HTML-escape everywhere, right for text and quoted attributes,
+// where a stop message goes in practice.
+import { escapeHtml } from './escape-html.ts';
 
 export interface CompiledTemplate {
   render(data: { Message: string }): string;
@@ -31,23 +29,6 @@ export function compileTemplate(source: string): CompiledTemplate {
       return segments.length === 1 ? segments[0] : segments.join(escapeHtml(data.Message));
     },
   };
-}
-
-// The same replacements as html/template's HTML text escaper, so a message
-// renders byte-for-byte as under kamal-proxy.
-const HTML_ESCAPES: Record<string, string> = {
-  '\0': '\uFFFD',
-  '"': '&#34;',
-  '&': '&amp;',
-  "'": '&#39;',
-  '+': '&#43;',
-  '<': '&lt;',
-  '>': '&gt;',
-};
-const HTML_SPECIAL = /[\0"&'+<>]/g;
-
-export function escapeHtml(s: string): string {
-  return s.replace(HTML_SPECIAL, (c) => HTML_ESCAPES[c]);
 }
 
 // Lexing

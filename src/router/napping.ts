@@ -8,11 +8,11 @@ import type { ContainerInfo, DockerEngine } from '../docker/engine.ts';
 import { probeOnce } from '../health/health-check.ts';
 import { log } from '../log/logger.ts';
 import type { NapConfig } from '../nap/nap-config.ts';
-import { napFlagsFromLabels } from '../nap/nap-labels.ts';
-import { givenNapFlags } from '../config/nap-options.ts';
+import { napFlagsFromLabels } from '../config/option-labels.ts';
+import { givenNapFlags, napOptionsOf, napRuntimeOf } from '../config/nap-options.ts';
 import type { NapFlags, NapOptions, NapPersisted } from '../config/nap-options.ts';
 import { Napper } from '../nap/napper.ts';
-import { buildRuntimes } from '../nap/runtimes.ts';
+import { buildRuntimes, runtimeKind } from '../nap/runtimes.ts';
 import type { Runtime } from '../nap/runtime.ts';
 import type { Service } from '../service/service.ts';
 import { parseTargetAddress } from '../upstream/target-address.ts';
@@ -37,42 +37,56 @@ export interface PreparedNap {
 }
 
 export function resolveNapOptions(r: NapFlags, config: NapConfig): NapOptions {
-  return {
+  return napOptionsOf({
     idleTimeoutMs: r.idleTimeoutMs ?? config.idleTimeoutMs,
     wakeTimeoutMs: r.wakeTimeoutMs ?? config.wakeTimeoutMs,
     container: r.container ?? '',
     command: r.command ?? '',
     group: r.group ?? false,
-  };
+  });
 }
 
-// Whether a deploy naps, and with what: its flags win over the app
-// container's `kamal-napper.*` labels. With Docker access, a Kamal app
-// container (labelled `service` and `role`; accessories have no role) naps
-// with neither, unless the proxy-wide idle timeout is 0. Null: no napping.
-export async function napFlagsFor(service: string, flags: NapFlags | null | undefined, targets: readonly string[], env: NapEnvironment): Promise<NapFlags | null> {
+// The Kamal app container behind a deploy (its first target's host, or
+// --nap-container): labelled `service` and `role` (accessories have no
+// role). Null without Docker access, for a process app, or for any other
+// container.
+export async function kamalAppFor(service: string, flags: NapFlags | null | undefined, targets: readonly string[], env: NapEnvironment): Promise<ContainerInfo | null> {
   const given = flags ? givenNapFlags(flags) : null;
-  if (env.docker === null || given?.command || targets.length === 0) return given;
+  if (env.docker === null || targets.length === 0) return null;
+  if (given !== null && !runtimeKind(napRuntimeOf(given)).readsLabels) return null;
   const container = given?.container || parseTargetAddress(targets[0]!).host;
   let info: ContainerInfo | null;
   try {
     info = await env.docker.inspectContainer(container);
   } catch (err) {
     if (given === null) log.warn('Not napping: Docker did not answer', { service, container, error: (err as Error).message });
-    return given;
+    return null;
   }
-  if (info === null || !isKamalApp(info.labels)) return given;
-  const merged = { ...napFlagsFromLabels(info.labels, info.name), ...given };
-  if (given !== null || Object.keys(merged).length > 0 || env.config.idleTimeoutMs > 0) return merged;
+  return info !== null && isKamalApp(info.labels) ? info : null;
+}
+
+// Whether a deploy naps, and with what: its flags win over the app
+// container's `kamal-napper.*` labels. A Kamal app container naps with
+// neither, unless the proxy-wide idle timeout is 0. Null: no napping.
+export function napFlagsOf(flags: NapFlags | null | undefined, app: ContainerInfo | null, labelled: NapFlags, config: NapConfig): NapFlags | null {
+  const given = flags ? givenNapFlags(flags) : null;
+  if (app === null) return given;
+  const merged = { ...labelled, ...given };
+  if (given !== null || Object.keys(merged).length > 0 || config.idleTimeoutMs > 0) return merged;
   return null;
+}
+
+export async function napFlagsFor(service: string, flags: NapFlags | null | undefined, targets: readonly string[], env: NapEnvironment): Promise<NapFlags | null> {
+  const app = await kamalAppFor(service, flags, targets, env);
+  return napFlagsOf(flags, app, app === null ? {} : napFlagsFromLabels(app.labels, app.name), env.config);
 }
 
 function isKamalApp(labels: Readonly<Record<string, string>>): boolean {
   return labels.service !== undefined && labels.role !== undefined;
 }
 
-// Before a deploy's health wait: the app may be asleep, or (with
-// --nap-command) not started yet, so start it; the health check then decides.
+// Before a deploy's health wait: the app may be asleep, or (a process) not
+// started yet, so start it; the health check then decides.
 export async function prepareNap(
   service: string,
   options: NapOptions,
@@ -82,12 +96,12 @@ export async function prepareNap(
 ): Promise<PreparedNap> {
   mkdirSync(env.runtimeDir, { recursive: true, mode: 0o700 });
   let stoppedPrevious: Napper | null = null;
-  if (previous !== null && previous.options.command !== '' && previous.options.command !== options.command) {
-    // A different command is a different app: stop the old one first.
+  if (previous !== null && stopsBeforeReplacing(previous.options, options)) {
+    // Another command is another app: stop the old one first.
     await Promise.allSettled(previous.runtimes.map((r) => r.stop()));
     stoppedPrevious = previous;
   }
-  const runtimes = await buildRuntimes(service, options, targets, env);
+  const runtimes = await buildRuntimes(service, options.runtime, targets, env);
   const wasRunning = await Promise.all(runtimes.map((r) => r.inspect().then((s) => s === 'running', () => false)));
   try {
     await Promise.all(runtimes.map((r) => r.start()));
@@ -99,13 +113,17 @@ export async function prepareNap(
   return { options, runtimes, started: runtimes.filter((_, i) => !wasRunning[i]), stoppedPrevious };
 }
 
-// A deploy that failed after prepareNap. A --nap-command process it started
-// belongs to no deployment: left running, nothing would ever stop it (it even
-// outlives the proxy, and holds the port the next wake needs). Containers are
-// Kamal's to stop, as on remove.
+function stopsBeforeReplacing(current: NapOptions, next: NapOptions): boolean {
+  return runtimeKind(current.runtime).stopsBeforeReplacing(current.runtime, next.runtime);
+}
+
+// A deploy that failed after prepareNap. A process it started belongs to no
+// deployment: left running, nothing would ever stop it (it even outlives the
+// proxy, and holds the port the next wake needs). Containers are Kamal's to
+// stop, as on remove.
 export async function abandonNap(service: string, prepared: PreparedNap | null): Promise<void> {
   if (prepared === null) return;
-  if (prepared.options.command !== '') {
+  if (runtimeKind(prepared.options.runtime).ownsApp) {
     const results = await Promise.allSettled((prepared.started ?? []).map((r) => r.stop()));
     for (const r of results) {
       if (r.status === 'rejected') log.error('Failed to stop the app of a failed deploy', { service, error: (r.reason as Error).message });
@@ -150,19 +168,16 @@ export function attachNapper(
     { maxRetries: env.config.maxRetries, pollIntervalMs: env.config.pollIntervalMs },
     initial,
   );
-  service.napper?.close();
-  service.napper = napper;
-  service.napIgnoreUserAgents = env.config.ignoreUserAgents;
+  service.attachNapper(napper, env.config.ignoreUserAgents)?.close();
   return napper;
 }
 
-// When a service is removed: we own a --nap-command process, so it stops
-// with the service; containers are Kamal's to stop.
+// When a service is removed: an app we own (a process) stops with the
+// service; containers are Kamal's to stop.
 export async function detachNapper(service: Service): Promise<void> {
-  const napper = service.napper;
+  const napper = service.attachNapper(null);
   if (napper === null) return;
-  service.napper = null;
-  if (napper.options.command !== '') await Promise.allSettled(napper.runtimes.map((r) => r.stop()));
+  if (runtimeKind(napper.options.runtime).ownsApp) await Promise.allSettled(napper.runtimes.map((r) => r.stop()));
   napper.close();
 }
 

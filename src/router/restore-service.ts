@@ -24,11 +24,12 @@ export async function restoreService(state: ServiceState, options: ServiceOption
   const errorPages = await loadPages(options.errorPagePath);
   const active = new LoadBalancer(state.activeTargets, state.activeReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
   const service = new Service(state.name, options, state.targetOptions, active, errorPages, state.pause);
-  service.certManager = options.tlsEnabled ? await env.certificates.managerFor(options) : null;
-  service.rolloutSplit = state.rollout;
+  service.useCertificates(options.tlsEnabled ? await env.certificates.managerFor(options) : null);
+  service.splitRollout(state.rollout);
   if (state.rolloutTargets.length > 0) {
-    service.rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
-    service.rollout.markAllHealthy();
+    const rollout = new LoadBalancer(state.rolloutTargets, state.rolloutReaders, state.targetOptions, options.readTargetsAcceptWebsockets);
+    rollout.markAllHealthy();
+    service.replaceRollout(rollout);
   }
   const napper = state.nap ? await restoreNapper(service, state, env) : null;
   // A sleeping app stays asleep; an awake one is checked against its
@@ -47,7 +48,7 @@ export async function loadPages(dir: string): Promise<ErrorPages | null> {
 async function restoreNapper(service: Service, state: ServiceState, env: RestoreEnvironment): Promise<Napper | null> {
   const nap = state.nap!;
   try {
-    const runtimes = await buildRuntimes(state.name, nap.options, state.activeTargets, env.nap);
+    const runtimes = await buildRuntimes(state.name, nap.options.runtime, state.activeTargets, env.nap);
     return attachNapper(service, { options: nap.options, runtimes }, env.nap, env.save, nap);
   } catch (err) {
     log.error('Napping not restored', { service: state.name, error: (err as Error).message });

@@ -5,23 +5,27 @@
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
 import type { DeployParams, ListEntry, NapStatusEntry } from '../control/protocol.ts';
-import { abandonNap, attachNapper, detachNapper, napFlagsFor, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
+import { optionsFromLabels, withLabelled } from '../config/option-labels.ts';
+import { abandonNap, attachNapper, detachNapper, kamalAppFor, napFlagsOf, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';
 import { loadPages, restoreService } from './restore-service.ts';
 import type { Napper } from '../nap/napper.ts';
 import type tls from 'node:tls';
 import { Certificates } from '../tls/certificates.ts';
 import type { Certificate } from '../tls/certificate.ts';
+import type { CertManager } from '../tls/cert-manager.ts';
 import { formatGoDuration } from '../util/go-duration.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
 import type { ServiceOptions, ServiceState } from '../config/service-options.ts';
 import { Service } from '../service/service.ts';
-import { validateServiceOptions } from '../service/validate.ts';
+import { checkAutomaticTls, validateServiceOptions, validateTargetOptions } from '../service/validate.ts';
+import { parseTargetAddress } from '../upstream/target-address.ts';
 import { rolloutState } from '../service/rollout-controller.ts';
 import { StateKeeper, type UnsavedState } from '../state/state-keeper.ts';
 import { normalizePathPrefixes } from '../http/paths.ts';
-import { normalizeHosts, ServiceMap } from './service-map.ts';
+import { hostKey, normalizeHosts } from '../http/host.ts';
+import { ServiceMap } from './service-map.ts';
 import type { RouteMatch } from './service-map.ts';
 import { acmeAllowed, defaultCertificate, secureContextFor } from './tls-routing.ts';
 
@@ -60,7 +64,7 @@ export class Router {
   }
 
   alpnChallengeFor(serverName: string): tls.SecureContext | null {
-    return this.certificates.challenges.alpnContext(serverName.toLowerCase());
+    return this.certificates.challenges.alpnContext(hostKey(serverName));
   }
 
   httpChallengeFor(token: string): string | null {
@@ -75,14 +79,21 @@ export class Router {
     return this.#services.get(name);
   }
 
+  // Checks in kamal-proxy's order, so that the first thing wrong is the one
+  // reported: options, target addresses, health, conflicts, then what
+  // building the service loads (certificate, error pages).
   async deploy(p: DeployParams): Promise<void> {
+    validateServiceOptions(p.serviceOptions);
     const options = normalizeOptions(p.serviceOptions);
-    validateServiceOptions(options);
-    this.#checkConflicts(p.service, options);
-    const errorPages = await loadPages(options.errorPagePath);
-    const certManager = options.tlsEnabled ? await this.certificates.managerFor(options) : null;
-    const napFlags = await napFlagsFor(p.service, p.nap, p.targets, this.#nap);
-    const lb = new LoadBalancer(p.targets, p.readers, p.targetOptions, options.readTargetsAcceptWebsockets);
+    for (const target of [...p.targets, ...p.readers]) parseTargetAddress(target);
+    // Kamal sends only kamal-proxy's flags: ours come from the app
+    // container's labels, unless given as flags.
+    const app = await kamalAppFor(p.service, p.nap, p.targets, this.#nap);
+    const labelled = app === null ? null : optionsFromLabels(app.labels, app.name);
+    const targetOptions = labelled === null ? p.targetOptions : withLabelled(p.targetOptions, labelled.target, p.flagsGiven ?? []);
+    validateTargetOptions(targetOptions);
+    const napFlags = napFlagsOf(p.nap, app, labelled?.nap ?? {}, this.#nap.config);
+    const lb = new LoadBalancer(p.targets, p.readers, targetOptions, options.readTargetsAcceptWebsockets);
 
     log.info('Deploying', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
     let nap: PreparedNap | null = null;
@@ -105,26 +116,30 @@ export class Router {
       throw new Error(`target failed to become healthy within configured timeout (${formatGoDuration(p.deployTimeoutMs)})`);
     }
 
-    // Anything may have changed while we waited: check again, then swap. The
-    // state check awaits, so it comes before the (synchronous) conflict check.
+    // Conflicts are reported before what the service loads, as kamal-proxy
+    // does; loading awaits, so they are checked again, synchronously, just
+    // before the swap.
+    let loaded: { errorPages: Awaited<ReturnType<typeof loadPages>>; certManager: CertManager | null };
     try {
       await this.#state.checkWritable();
+      this.#checkConflicts(p.service, options);
+      checkAutomaticTls(options);
+      const certManager = options.tlsEnabled ? await this.certificates.managerFor(options) : null;
+      loaded = { certManager, errorPages: await loadPages(options.errorPagePath) };
       this.#checkConflicts(p.service, options);
     } catch (err) {
       await abandon();
       throw err;
     }
+    const { errorPages, certManager } = loaded;
     let replaced: LoadBalancer | null = null;
     let service = this.#services.get(p.service);
-    if (service) replaced = service.update(options, p.targetOptions, lb, errorPages);
-    else this.#services.set(p.service, (service = new Service(p.service, options, p.targetOptions, lb, errorPages)));
-    service.certManager = certManager;
+    if (service) replaced = service.update(options, targetOptions, lb, errorPages);
+    else this.#services.set(p.service, (service = new Service(p.service, options, targetOptions, lb, errorPages)));
+    service.useCertificates(certManager);
+    // Deployed without napping (no flag, label or default): the app keeps running.
     if (nap !== null) attachNapper(service, nap, this.#nap, () => this.save());
-    else if (service.napper !== null) {
-      // Deployed without napping (no flag, label or default): the app keeps running.
-      service.napper.close();
-      service.napper = null;
-    }
+    else service.attachNapper(null)?.close();
     this.#rebuildMap();
     await this.save();
 
@@ -195,8 +210,7 @@ export class Router {
       lb.close();
       throw new ServiceNotFoundError();
     }
-    const replaced = service.rollout;
-    service.rollout = lb;
+    const replaced = service.replaceRollout(lb);
     await this.save();
     if (replaced !== null) {
       replaced.stopHealthChecks();
@@ -209,13 +223,13 @@ export class Router {
   async rolloutSet(name: string, percentage: number, allowlist: string[]): Promise<void> {
     const service = await this.#findForChange(name);
     if (service.rollout === null) throw new Error('rollout target not set');
-    service.rolloutSplit = rolloutState(percentage, allowlist);
+    service.splitRollout(rolloutState(percentage, allowlist));
     await this.save();
   }
 
   async rolloutStop(name: string): Promise<void> {
     const service = await this.#findForChange(name);
-    service.rolloutSplit = null;
+    service.splitRollout(null);
     await this.save();
   }
 
@@ -356,13 +370,7 @@ export class Router {
     const map = new ServiceMap(this.#services.values());
     for (const s of this.#services.values()) {
       if (s.options.pathPrefixes.includes('/')) continue;
-      const root = map.lookup(s.options.hosts[0] ?? '', '/')?.service;
-      s.options = {
-        ...s.options,
-        tlsEnabled: root?.options.tlsEnabled ?? false,
-        tlsRedirect: root?.options.tlsRedirect ?? true,
-      };
-      s.certManager = root?.certManager ?? null;
+      s.inheritTls(map.lookup(s.options.hosts[0] ?? '', '/')?.service);
     }
     this.#map = map;
     this.certificates.changed();

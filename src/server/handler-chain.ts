@@ -20,10 +20,13 @@
 // Upgrades (WebSocket) take the same steps with the raw socket instead of a
 // ServerResponse.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { RequestContext } from '../http/context.ts';
+import type { ClientPeer, ProxyRequest, RequestBody } from '../http/proxy-request.ts';
+import type { ProxyResponse } from '../http/proxy-response.ts';
 import { newRequestId } from '../http/request-id.ts';
-import { sendError } from '../http/respond.ts';
+import { sendError, sendResponse } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
 import { clientGone } from '../upstream/errors.ts';
 import { logRequest } from './request-log.ts';
@@ -39,30 +42,43 @@ export interface ListenerInfo {
   port: number;
 }
 
-// The fast paths' requests (HTTP/1.1 and HTTP/2) and Node's HTTP/2 ones.
-export function handleRequest(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
-  serve(router, listener, req, res, requestTargetStatus(req));
+// The fast paths' requests (HTTP/1.1 and HTTP/2): a body, if any, came whole.
+export function handleFastRequest(router: Router, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: Buffer | null, peer: ClientPeer): void {
+  serve(router, listener, req, res, body, peer, requestTargetStatus(req));
+}
+
+// Node's HTTP/2 compat requests: what the HTTP/2 fast path leaves to it. A
+// stream whose HEADERS frame did not end it has a body (HTTP/2 has no
+// Transfer-Encoding).
+export function handleHttp2Request(router: Router, listener: ListenerInfo, req: Http2ServerRequest, res: Http2ServerResponse): void {
+  const body = req.headers['content-length'] !== undefined ? (req.headers['content-length'] !== '0' ? req : null) : req.stream.endAfterHeaders ? null : req;
+  serve(router, listener, req, res, body, req.socket, requestTargetStatus(req));
 }
 
 // node:http's: whatever HTTP/1 the fast path left to it.
 export function handleHttp1Request(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
-  serve(router, listener, req, res, http1Status(req) || requestTargetStatus(req));
+  const h = req.headers;
+  const body = (h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined) ? req : null;
+  const ctx = serve(router, listener, req, res, body, req.socket, http1Status(req) || requestTargetStatus(req));
+  // So that a parse error in its body can still be answered for this request.
+  (req.socket as WithContext)[kContext] = ctx;
+  res.on('close', forgetSocket);
 }
 
-function serve(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse, targetStatus: number): void {
-  const ctx = new RequestContext(req, res, req.socket, listener.scheme, listener.port);
+function serve(router: Router, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: RequestBody, peer: ClientPeer, targetStatus: number): RequestContext {
+  const ctx = new RequestContext(req, res, body, null, peer, listener.scheme, listener.port);
   begin(ctx);
   (res as WithContext)[kContext] = ctx;
-  (req.socket as WithContext)[kContext] = ctx;
   res.on('close', onResponseClose); // emitted once; on() skips once()'s wrapper
-  if (targetStatus !== 0) return sendError(ctx, targetStatus);
-  route(router, ctx, null);
+  if (targetStatus !== 0) sendError(ctx, targetStatus);
+  else route(router, ctx);
+  return ctx;
 }
 
 // Upgrades come through node:http only.
 export function handleUpgrade(router: Router, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const targetStatus = http1Status(req) || requestTargetStatus(req);
-  const ctx = new RequestContext(req, null, socket, listener.scheme, listener.port);
+  const ctx = new RequestContext(req, null, null, { socket, head }, req.socket, listener.scheme, listener.port);
   begin(ctx);
   socket.once('close', () => {
     ctx.activity?.requestEnded();
@@ -70,11 +86,11 @@ export function handleUpgrade(router: Router, listener: ListenerInfo, req: Incom
   });
   socket.on('error', () => {}); // a reset client is logged through 'close'
   if (targetStatus !== 0) return sendError(ctx, targetStatus);
-  route(router, ctx, head);
+  route(router, ctx);
 }
 
-// The context of the request currently in flight on a client socket, so a
-// parse error in its body can still be answered for that request.
+// The context of the request currently in flight on a node:http client
+// socket, so a parse error in its body can still be answered for that request.
 export function contextForSocket(socket: Duplex): RequestContext | undefined {
   const ctx = (socket as WithContext)[kContext];
   return ctx?.res?.writableEnded === false ? ctx : undefined;
@@ -86,30 +102,24 @@ function begin(ctx: RequestContext): void {
   ctx.requestId = (h['x-request-id'] as string | undefined) ?? newRequestId();
 }
 
-function route(router: Router, ctx: RequestContext, head: Buffer | null): void {
-  if (ctx.scheme === 'http' && head === null && ctx.path.startsWith(ACME_CHALLENGE_PATH_PREFIX) && answerAcmeChallenge(router, ctx)) return;
+function route(router: Router, ctx: RequestContext): void {
+  if (ctx.scheme === 'http' && ctx.upgrade === null && ctx.path.startsWith(ACME_CHALLENGE_PATH_PREFIX) && answerAcmeChallenge(router, ctx)) return;
   const match = router.lookup(ctx.req.headers.host, ctx.path);
   if (match === null) return sendError(ctx, 404);
-  match.service.serve(ctx, match.prefix, head);
+  ctx.routePrefix = match.prefix;
+  match.service.serve(ctx);
 }
 
 function answerAcmeChallenge(router: Router, ctx: RequestContext): boolean {
   const token = acmeChallengeToken(ctx.path);
   const answer = token === null ? null : router.httpChallengeFor(token);
   if (answer === null) return false;
-  ctx.status = 200;
-  ctx.respBytes = Buffer.byteLength(answer);
-  ctx.respContentType = 'text/plain';
-  ctx.res!.writeHead(200, ['Content-Type', 'text/plain', 'Content-Length', String(ctx.respBytes)]).end(answer);
+  sendResponse(ctx, 200, 'text/plain', answer);
   return true;
 }
 
-function onResponseClose(this: ServerResponse): void {
+function onResponseClose(this: ProxyResponse): void {
   const ctx = (this as WithContext)[kContext]!;
-  // An idle keep-alive connection must not keep its last request (headers,
-  // request, response, context) alive until the next one arrives.
-  const socket = ctx.socket as WithContext;
-  if (socket[kContext] === ctx) socket[kContext] = undefined;
   if (!this.writableFinished) {
     // The client went away before the response was complete.
     if (ctx.status === 0) ctx.status = 499;
@@ -117,4 +127,11 @@ function onResponseClose(this: ServerResponse): void {
   }
   ctx.activity?.requestEnded();
   logRequest(ctx);
+}
+
+// An idle keep-alive connection must not keep its last request (headers,
+// request, response, context) alive until the next one arrives.
+function forgetSocket(this: ServerResponse): void {
+  const socket = this.req.socket as WithContext;
+  if (socket[kContext] === (this as WithContext)[kContext]) socket[kContext] = undefined;
 }

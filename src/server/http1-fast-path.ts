@@ -1,37 +1,30 @@
-// The plain-HTTP listener's fast path. Most requests a proxy sees are a GET
-// or HEAD with no body whose whole head arrives in one read; this takes
-// those itself, with Node's native parser, an object of our own for the
-// request and an Http1Response, and without node:http's per-request streams.
-// Side by side (bench/README.md, "The HTTP/1.1 fast path") that is most of
-// what node:http costs a proxy. It also takes a small body with a
-// Content-Length that arrived whole with its head (a form post, a JSON call):
-// a connection that carries one now and then (a CDN's or an API client's)
-// would otherwise be node:http's for good after the first.
+// The plain-HTTP listener's fast path: a request whose whole head (and small
+// Content-Length body, if any) arrived in one read is parsed with Node's
+// native parser into an Http1Request and answered through an Http1Response,
+// without node:http's per-request streams.
 //
 // Everything else goes to node:http, unchanged: the connection is handed over
-// at a request boundary, with the bytes it has read put back, and node:http
-// serves it from then on — chunked and larger or split bodies, Expect,
-// upgrades (WebSocket), HTTP/1.0, heads split over several reads or over
-// 64 KiB, and every malformed request (no Host, or two), so the 400/408/431
-// answers and the framing rules stay Node's own, or the chain's
-// (request-target.ts).
-import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
-import { IncomingMessage as NodeIncomingMessage } from '../http/node-http.ts';
+// at a request boundary, with the bytes it has read put back — chunked and
+// larger or split bodies, Expect, upgrades, HTTP/1.0, heads split over reads
+// or over 64 KiB, and every malformed request, so the 400/408/431 answers and
+// the framing rules stay Node's own, or the chain's (request-target.ts).
+import type { Server as HttpServer } from 'node:http';
+import type { FastRequestListener, ProxyRequest } from '../http/proxy-request.ts';
 import { rawHeader } from '../http/headers.ts';
 import { isHostName } from '../http/host.ts';
 import { bareResponse } from '../http/respond.ts';
 import type { Socket } from 'node:net';
 import { CLIENT_KEEP_ALIVE_TIMEOUT_MS, MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
 import { METHODS, Parser } from '../upstream/http-parser.ts';
+import { internals } from '../upstream/node-internals.ts';
 import { Http1Response, type ResponseOwner } from './http1-response.ts';
 import { denseSlot } from '../util/dense-set.ts';
 
-export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 // A request taken by the fast path: what the pipeline reads of an
 // IncomingMessage. Its body, if it has one, came whole with the head: a
 // Buffer, not a stream.
-export class Http1Request {
+export class Http1Request implements ProxyRequest {
   readonly method: string;
   url: string; // origin-form once the chain has read an absolute-form one
   readonly httpVersion = '1.1';
@@ -39,16 +32,13 @@ export class Http1Request {
   readonly httpVersionMinor = 1;
   readonly headers: Record<string, string | string[]>;
   readonly rawHeaders: string[];
-  readonly socket: Socket;
-  readonly complete = true;
   readonly body: Buffer | null; // null: no body, or an empty one (Content-Length: 0)
 
-  constructor(method: string, url: string, rawHeaders: string[], headers: Record<string, string | string[]>, socket: Socket, body: Buffer | null) {
+  constructor(method: string, url: string, rawHeaders: string[], headers: Record<string, string | string[]>, body: Buffer | null) {
     this.method = method;
     this.url = url;
     this.rawHeaders = rawHeaders;
     this.headers = headers;
-    this.socket = socket;
     this.body = body;
   }
 }
@@ -113,9 +103,7 @@ resetParser();
 // Node's own rules for folding a header list into an object (duplicates
 // joined, dropped or kept as an array, names lower-cased), so a request reads
 // the same whichever path took it.
-const addHeaderLine = NodeIncomingMessage.prototype as unknown as {
-  _addHeaderLine(this: { joinDuplicateHeaders: boolean }, field: string, value: string, dest: Record<string, string | string[]>): void;
-};
+const addHeaderLine = internals.addHeaderLine;
 const headerRules = { joinDuplicateHeaders: false };
 
 // null unless there is exactly one Host line: Node would keep the first of
@@ -127,7 +115,7 @@ function headersObject(raw: string[]): Record<string, string | string[]> | null 
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
     if (isHostName(name)) hosts++;
-    addHeaderLine._addHeaderLine.call(headerRules, name, raw[i + 1]!, dest);
+    addHeaderLine.call(headerRules, name, raw[i + 1]!, dest);
   }
   return hosts === 1 ? dest : null;
 }
@@ -166,14 +154,14 @@ function parseRequest(data: Buffer, headEnd: number, socket: Socket): { req: Htt
   const headers = headersObject(pHeaders);
   // Expect: node:http answers it (100 Continue) by its rules.
   if (headers === null || headers.expect !== undefined) return null;
-  return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, socket, body), keepAlive: pKeepAlive, end };
+  return { req: new Http1Request(METHODS[pMethod]!, pUrl, pHeaders, headers, body), keepAlive: pKeepAlive, end };
 }
 
 export class Http1FastConnection implements ResponseOwner {
   [denseSlot]?: number; // its place in the server's set of connections
   readonly #socket: Socket;
   readonly #fallback: HttpServer;
-  readonly #onRequest: RequestListener;
+  readonly #onRequest: FastRequestListener;
   readonly #onDetach: (conn: Http1FastConnection) => void;
   #pending: Buffer | null = null; // read, not yet parsed (pipelined requests)
   #busy: Http1Response | null = null;
@@ -182,7 +170,7 @@ export class Http1FastConnection implements ResponseOwner {
   #gone = false;
   #served = false; // a first request has come
 
-  constructor(socket: Socket, fallback: HttpServer, onRequest: RequestListener, onDetach: (conn: Http1FastConnection) => void) {
+  constructor(socket: Socket, fallback: HttpServer, onRequest: FastRequestListener, onDetach: (conn: Http1FastConnection) => void) {
     this.#socket = socket;
     this.#fallback = fallback;
     this.#onRequest = onRequest;
@@ -252,7 +240,7 @@ export class Http1FastConnection implements ResponseOwner {
     }
     const res = new Http1Response(this.#socket, this, req.method === 'HEAD', parsed.keepAlive && !this.#closing);
     this.#busy = res;
-    this.#onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    this.#onRequest(req, res, req.body, this.#socket);
   }
 
   // From here on node:http serves this connection, starting with the bytes

@@ -1,18 +1,13 @@
-// The response of a request taken by the HTTP/1.1 fast path
-// (http1-fast-path.ts): the part of Node's ServerResponse the request
-// pipeline uses (writeHead with a flat header list, setHeader, write with
-// 'drain', end, headersSent, writableEnded/Finished, destroy, 'close', and
-// being the destination of a pipe), written straight to the socket.
-//
-// What it leaves out is what made node:http's response dear: no Writable
-// stream state, no header validation (every value comes from llhttp, which
-// refuses CR and LF, or from the proxy itself), no Keep-Alive header (Go's
-// server, and so kamal-proxy, sends none), and a small response goes out as
-// one string in one write.
+// The response of a request taken by the HTTP/1.1 fast path, written
+// straight to the socket: no Writable stream state, no header validation
+// (every value comes from llhttp, which refuses CR and LF, or from the proxy
+// itself), no Keep-Alive header (Go's server sends none), and a small
+// response goes out as one string in one write.
 import { EventEmitter } from 'node:events';
-import { bodylessStatus, impliedHeaders, mergeHeaders } from './response-head.ts';
+import { bodylessStatus, impliedHeaders } from './response-head.ts';
 import { STATUS_CODES } from '../http/node-http.ts';
 import type { Socket } from 'node:net';
+import type { ProxyResponse } from '../http/proxy-response.ts';
 
 // What the response tells its connection.
 export interface ResponseOwner {
@@ -22,7 +17,7 @@ export interface ResponseOwner {
 
 const SMALL_BODY_BYTES = 16 * 1024; // copied into the head's string and written once
 
-export class Http1Response extends EventEmitter {
+export class Http1Response extends EventEmitter implements ProxyResponse {
   statusCode = 200;
   headersSent = false;
   writableEnded = false;
@@ -36,7 +31,6 @@ export class Http1Response extends EventEmitter {
   #head = ''; // status line and headers, until the first write
   #noBody = false;
   #chunked = false;
-  #extra: string[] | null = null; // setHeader() before writeHead()
   #drainHooked = false;
   #done = false;
 
@@ -53,12 +47,7 @@ export class Http1Response extends EventEmitter {
     return this.socket.writableNeedDrain;
   }
 
-  setHeader(name: string, value: string): this {
-    (this.#extra ??= []).push(name, value);
-    return this;
-  }
-
-  writeHead(status: number, headers?: readonly string[]): this {
+  writeHead(status: number, headers?: string[]): this {
     if (this.headersSent) throw new Error('headers already sent');
     this.statusCode = status;
     this.headersSent = true;
@@ -66,7 +55,7 @@ export class Http1Response extends EventEmitter {
     let length = false;
     let date = false;
     let closeHeader = false;
-    const all = mergeHeaders(headers, this.#extra);
+    const all = headers ?? [];
     for (let i = 0; i < all.length; i += 2) {
       const name = all[i]!;
       const value = all[i + 1]!;

@@ -1,20 +1,13 @@
-// The HTTPS listener's HTTP/2 fast path. As on plain HTTP (http1-fast-path.ts),
-// most requests are a GET or HEAD without a body: for those this builds an
-// object of our own for the request and an Http2Response on the stream
-// itself, instead of Node's compatibility request and response (two streams
-// per request in front of the HTTP/2 stream, and a trailers frame after each
-// response). Side by side (bench/README.md, "The HTTP/2 fast path") that
-// compat layer was a large part of what an HTTP/2 request cost.
+// The HTTPS listener's HTTP/2 fast path: a request without a body gets an
+// Http2Request and an Http2Response on the stream itself, instead of Node's
+// compatibility request and response (two streams in front of the HTTP/2
+// stream, and a trailers frame after each response).
 //
 // Everything else goes to Node's compat layer, unchanged: requests with a
-// body, Expect, CONNECT. HTTP/1.1 over TLS never reaches this: server.ts gives
-// it the plain port's HTTP/1.1 fast path.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+// body, Expect, CONNECT.
 import type { Http2SecureServer, Http2Session, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import type { Socket } from 'node:net';
+import type { ClientPeer, FastRequestListener, ProxyRequest } from '../http/proxy-request.ts';
 import { Http2Response } from './http2-response.ts';
-
-export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders: string[]) => void;
 
 const END_STREAM = 0x1; // HEADERS frame flag: the request has no body
@@ -22,7 +15,7 @@ const END_STREAM = 0x1; // HEADERS frame flag: the request has no body
 // A request taken by the fast path: what the pipeline reads of an
 // IncomingMessage (as Node's compat request: the headers include the
 // pseudo-headers, and so do the raw ones). It has no body, so it is no stream.
-export class Http2Request {
+export class Http2Request implements ProxyRequest {
   readonly method: string;
   readonly url: string;
   readonly httpVersion = '2.0';
@@ -30,22 +23,19 @@ export class Http2Request {
   readonly httpVersionMinor = 0;
   readonly headers: IncomingHttpHeaders;
   readonly rawHeaders: string[];
-  readonly socket: Socket;
-  readonly complete = true;
 
-  constructor(method: string, url: string, rawHeaders: string[], headers: IncomingHttpHeaders, socket: Socket) {
+  constructor(method: string, url: string, rawHeaders: string[], headers: IncomingHttpHeaders) {
     this.method = method;
     this.url = url;
     this.rawHeaders = rawHeaders;
     this.headers = headers;
-    this.socket = socket;
   }
 }
 
 // Takes over the server's 'stream' event. It must be called after the
 // server's 'request' listener is added: that is when Node adds its compat
 // handler, which this keeps for the requests it does not take.
-export function takeHttp2Streams(server: Http2SecureServer, onRequest: RequestListener): void {
+export function takeHttp2Streams(server: Http2SecureServer, onRequest: FastRequestListener): void {
   const handlers = server.listeners('stream') as StreamListener[];
   if (handlers.length !== 1) throw new Error(`expected Node's one HTTP/2 compat stream handler, found ${handlers.length}`);
   const compat = handlers[0]!;
@@ -57,9 +47,9 @@ export function takeHttp2Streams(server: Http2SecureServer, onRequest: RequestLi
     }
     // 'close' answers for every outcome; an error without a listener would throw.
     stream.on('error', ignore);
-    const req = new Http2Request(method!, headers[':path'] ?? '', rawHeaders, headers, peerOf(stream.session!));
+    const req = new Http2Request(method!, headers[':path'] ?? '', rawHeaders, headers);
     const res = new Http2Response(stream, method === 'HEAD');
-    onRequest(req as unknown as IncomingMessage, res as unknown as ServerResponse);
+    onRequest(req, res, null, peerOf(stream.session!));
   });
 }
 
@@ -70,13 +60,11 @@ function ignore(): void {}
 // a stream's response may close after that), so each session gets a plain
 // object with the address, read once, shared by all its streams.
 const kPeer = Symbol('kamal-napper.peer');
-type Peer = { remoteAddress: string | undefined; remotePort: number | undefined };
-
-function peerOf(session: Http2Session & { [kPeer]?: Peer }): Socket {
+function peerOf(session: Http2Session & { [kPeer]?: ClientPeer }): ClientPeer {
   let peer = session[kPeer];
   if (peer === undefined) {
     const socket = session.socket;
     peer = session[kPeer] = { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort };
   }
-  return peer as unknown as Socket;
+  return peer;
 }

@@ -1,18 +1,11 @@
-// The response of an HTTP/2 request taken by the fast path
-// (http2-fast-path.ts): the same part of Node's ServerResponse as
-// Http1Response (writeHead with a flat header list, setHeader, write with
-// 'drain', end, headersSent, writableEnded/Finished, destroy, 'close', and
-// being the destination of a pipe), written straight to the HTTP/2 stream.
-//
-// What it leaves out is what made Node's compatibility response dear: no
-// Writable stream of its own in front of the stream's, no header object
-// built and validated name by name, and no trailers. Node's compat response
-// always asks for a trailers callback and ends every stream with an empty
-// trailers frame; this ends it on the last DATA frame (or on the HEADERS frame
-// when there is no body).
+// The response of an HTTP/2 request taken by the fast path, written straight
+// to the stream. Node's compat response ends every stream with an empty
+// trailers frame; this ends it on the last DATA frame (or on the HEADERS
+// frame when there is no body).
 import { EventEmitter } from 'node:events';
-import { bodylessStatus, impliedHeaders, mergeHeaders } from './response-head.ts';
+import { bodylessStatus, impliedHeaders } from './response-head.ts';
 import type { ServerHttp2Stream } from 'node:http2';
+import type { ProxyResponse } from '../http/proxy-response.ts';
 
 // RFC 9113 §8.2.2: a message with these (HTTP/1.1 connection-specific
 // fields) is malformed in HTTP/2, and Node refuses to send it. The proxy's
@@ -20,7 +13,7 @@ import type { ServerHttp2Stream } from 'node:http2';
 // header is dropped, as Node's compat response drops it.
 const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade']);
 
-export class Http2Response extends EventEmitter {
+export class Http2Response extends EventEmitter implements ProxyResponse {
   statusCode = 200;
   headersSent = false;
   writableEnded = false;
@@ -33,7 +26,6 @@ export class Http2Response extends EventEmitter {
   readonly #noBodyRequest: boolean; // HEAD
   #head: string[] | null = null; // [':status', ..., name, value, ...] until sent
   #noBody = false;
-  #extra: string[] | null = null; // setHeader() before writeHead()
   #drainHooked = false;
   #done = false;
 
@@ -49,18 +41,13 @@ export class Http2Response extends EventEmitter {
     return this.#stream.writableNeedDrain;
   }
 
-  setHeader(name: string, value: string): this {
-    (this.#extra ??= []).push(name, value);
-    return this;
-  }
-
-  writeHead(status: number, headers?: readonly string[]): this {
+  writeHead(status: number, headers?: string[]): this {
     if (this.headersSent) throw new Error('headers already sent');
     this.statusCode = status;
     this.headersSent = true;
     this.#noBody = this.#noBodyRequest || bodylessStatus(status);
     const head = [':status', String(status)];
-    const all = mergeHeaders(headers, this.#extra);
+    const all = headers ?? [];
     for (let i = 0; i < all.length; i += 2) {
       const name = all[i]!;
       // Only names of these lengths can be connection-specific.

@@ -43,7 +43,7 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   // live proxy stops here, leaving its socket and its state files alone.
   await claimSocketPath(socketPath);
   removeTempFilesLeftByACrash(statePath);
-  // Loaded only with --docker (its client is 0.2 MiB of RSS).
+  // Loaded only with --docker.
   const docker = config.docker ? (await import('../docker/engine.ts')).DockerEngine.fromEnv() : null;
   if (docker !== null) void explainDockerAccess(docker);
   const router = new Router(statePath, {

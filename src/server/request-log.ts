@@ -1,9 +1,6 @@
-// The per-request log line, with kamal-proxy's field names and order. This is
-// the proxy's largest fixed cost after the upstream exchange itself, so it is
-// written straight into the logger's byte buffer, piece by piece, without a
-// string for the line or for its values: building it as a string allocated
-// 2.3 KB per request, and the extra scavenges that caused cost more than the
-// formatting (bench/README.md, "The request log").
+// The per-request log line, with kamal-proxy's field names and order, written
+// straight into the logger's byte buffer piece by piece: a string per line
+// cost more in scavenges than the formatting itself.
 import type { RequestContext } from '../http/context.ts';
 import type { LineBuffer } from '../log/line-buffer.ts';
 import { log } from '../log/logger.ts';
@@ -29,6 +26,9 @@ const USER_AGENT = key('user_agent');
 const PROTO = key('proto');
 const SCHEME = key('scheme');
 const QUERY = key('query');
+const CACHE = key('cache'); // hit, miss or bypass, as Thruster logs it
+const RESP_ENCODING = key('resp_encoding');
+const RESP_UNCOMPRESSED_LENGTH = key('resp_uncompressed_length');
 const QUOTE = Buffer.from('"');
 const EMPTY_STRING = Buffer.from('""');
 // `"HTTP/1.1"` and the like, one per version seen: "1.0", "1.1", "2.0".
@@ -83,6 +83,15 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
   for (const f of fieldsFor('resp_', ctx.logResponseHeaders)) {
     out.bytes(f.key);
     writeHeader(out, ctx.respHeaders?.[f.header]);
+  }
+  // Ours, after kamal-proxy's fields, and only for a service with
+  // --http-cache, so other lines stay exactly kamal-proxy's.
+  if (ctx.httpCache !== null) str(out, CACHE, ctx.httpCache.status);
+  // Only for a compressed body: resp_content_length is its size on the wire.
+  const compression = ctx.compression;
+  if (compression !== null) {
+    str(out, RESP_ENCODING, compression.coding);
+    num(out, RESP_UNCOMPRESSED_LENGTH, compression.bytesIn);
   }
 }
 

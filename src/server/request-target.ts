@@ -4,14 +4,15 @@
 // scoping and the log all read req.headers.host and req.url afterwards, so
 // they agree on one host, and an app never sees a host the router did not
 // route by (RFC 9112 §3.2, RFC 9113 §8.3.1).
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProxyRequest } from '../http/proxy-request.ts';
 import { isHostName, isValidHost, splitAbsoluteForm } from '../http/host.ts';
 
 const SLASH = 47;
 
 // 0 when the request goes on, else the status to answer it with. For every
 // request; node:http's pass http1Status first.
-export function requestTargetStatus(req: IncomingMessage): number {
+export function requestTargetStatus(req: ProxyRequest): number {
   const h = req.headers;
   const http2 = req.httpVersionMajor === 2;
   if (http2 && !useAuthority(h)) return 400;
@@ -26,7 +27,7 @@ export function requestTargetStatus(req: IncomingMessage): number {
 // goes to node:http): an HTTP/1 major version, and exactly one Host line
 // (none is allowed in HTTP/1.0). llhttp reads HTTP/0.9 and HTTP/2.0 request
 // lines, and Node keeps only the first of several Host lines.
-export function http1Status(req: IncomingMessage): number {
+export function http1Status(req: ProxyRequest): number {
   if (req.httpVersionMajor !== 1) return 505;
   const raw = req.rawHeaders;
   let hosts = 0;
@@ -48,7 +49,7 @@ function useAuthority(h: IncomingHttpHeaders): boolean {
 
 // RFC 9112 §3.2.2: the authority of an absolute-form target replaces Host,
 // and the request goes on as if it had come in origin-form with that Host.
-function useAbsoluteForm(req: IncomingMessage, url: string): number {
+function useAbsoluteForm(req: ProxyRequest, url: string): number {
   const parts = splitAbsoluteForm(url);
   if (parts === null || !isValidHost(parts.authority)) return 400;
   req.url = parts.originForm;

@@ -11,16 +11,3 @@ export function bodylessStatus(status: number): boolean {
 export function impliedHeaders(status: number, chunk: Buffer | string | undefined): string[] {
   return bodylessStatus(status) ? [] : ['Content-Length', String(chunk === undefined ? 0 : Buffer.byteLength(chunk))];
 }
-
-// writeHead()'s flat list with the headers set by setHeader() before it
-// (`extra`). As in Node's writeHead, the list wins over setHeader() for the
-// same name.
-export function mergeHeaders(headers: readonly string[] | undefined, extra: readonly string[] | null): readonly string[] {
-  if (extra === null) return headers ?? [];
-  if (headers === undefined || headers.length === 0) return extra;
-  const names = new Set<string>();
-  for (let i = 0; i < headers.length; i += 2) names.add(headers[i]!.toLowerCase());
-  const out = [...headers];
-  for (let i = 0; i < extra.length; i += 2) if (!names.has(extra[i]!.toLowerCase())) out.push(extra[i]!, extra[i + 1]!);
-  return out;
-}

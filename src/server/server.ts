@@ -22,11 +22,13 @@ import {
 import { log } from '../log/logger.ts';
 import { bareResponse, sendError } from '../http/respond.ts';
 import { clientAddress } from '../http/client-address.ts';
+import type { FastRequestListener } from '../http/proxy-request.ts';
 import type { Router } from '../router/router.ts';
-import { ProxyError } from '../upstream/errors.ts';
-import { contextForSocket, handleHttp1Request, handleRequest, handleUpgrade } from './handler-chain.ts';
+import { CLIENT_BAD_REQUEST, ProxyError, statusForError } from '../upstream/errors.ts';
+import { contextForSocket, handleFastRequest, handleHttp1Request, handleHttp2Request, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
 import { Http1FastConnection } from './http1-fast-path.ts';
+import { upstreamChoice } from '../upstream/client-choice.ts';
 import { takeHttp2Streams } from './http2-fast-path.ts';
 import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
 import { listenTcp } from '../util/listen.ts';
@@ -77,12 +79,12 @@ export class Server {
     const listener: ListenerInfo = { scheme: 'http', port: this.#config.httpPort };
     const fallback = (this.#httpFallback = this.#createServer(listener));
     const router = this.#router;
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => handleRequest(router, listener, req, res);
+    const onRequest: FastRequestListener = (req, res, body, peer) => handleFastRequest(router, listener, req, res, body, peer);
     // The socket options node:http's own listener would give these sockets
     // (half-open allowed: each path decides what a client's FIN means; no
     // Nagle delay), since node:http may be handed any of them.
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, this.#detachFast));
+      this.#takeHttp1(socket, fallback, onRequest);
     });
     await listenTcp(this.#http, this.#config.httpPort, this.#config.bindAddress);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
@@ -176,9 +178,9 @@ export class Server {
         alpnContext: (name) => router.alpnChallengeFor(name),
       }),
     });
-    const onRequest = (req: IncomingMessage, res: ServerResponse) => handleRequest(router, listener, req, res);
+    const onRequest: FastRequestListener = (req, res, body, peer) => handleFastRequest(router, listener, req, res, body, peer);
     // The HTTP/2 requests the fast path leaves to Node's compat layer.
-    server.on('request', onRequest as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void);
+    server.on('request', (req, res) => handleHttp2Request(router, listener, req, res));
     takeHttp2Streams(server, onRequest);
     this.#takeHttp1OverTls(server, listener, onRequest);
     server.on('secureConnection', (socket) => {
@@ -197,7 +199,7 @@ export class Server {
   // fast path instead, with a node:http server of our own behind it for what
   // the fast path leaves out; HTTP/2 (and the ACME challenge protocol) stays
   // with Node's handler.
-  #takeHttp1OverTls(server: http2.Http2SecureServer, listener: ListenerInfo, onRequest: (req: IncomingMessage, res: ServerResponse) => void): void {
+  #takeHttp1OverTls(server: http2.Http2SecureServer, listener: ListenerInfo, onRequest: FastRequestListener): void {
     const handlers = server.listeners('secureConnection') as ((socket: TLSSocket) => void)[];
     if (handlers.length !== 1) throw new Error(`expected Node's one HTTP/2 connection handler, found ${handlers.length}`);
     const nodeHandler = handlers[0]!;
@@ -206,8 +208,17 @@ export class Server {
     server.on('secureConnection', (socket: TLSSocket) => {
       const alpn = socket.alpnProtocol;
       if (alpn !== false && alpn !== 'http/1.1') return nodeHandler.call(server, socket);
-      this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, this.#detachFast));
+      this.#takeHttp1(socket, fallback, onRequest);
     });
+  }
+
+  // HTTP/1.1 starts on the fast path, unless Node's internals it runs on are
+  // not usable (or KAMAL_NAPPER_UPSTREAM_CLIENT=undici): then node:http
+  // serves the whole connection (client-choice.ts).
+  readonly #fastPath = upstreamChoice().http1FastPath;
+  #takeHttp1(socket: Socket, fallback: HttpServer, onRequest: FastRequestListener): void {
+    if (this.#fastPath) this.#fastConnections.add(new Http1FastConnection(socket, fallback, onRequest, this.#detachFast));
+    else fallback.emit('connection', socket);
   }
 
   #createServer(listener: ListenerInfo): HttpServer {
@@ -246,30 +257,22 @@ export class Server {
   }
 }
 
-const STATUS_FOR_PARSE_ERROR = new Map([
-  ['HPE_HEADER_OVERFLOW', 431],
-  ['ERR_HTTP_REQUEST_TIMEOUT', 408],
-  // The HTTP/2 connection preface (h2c with prior knowledge): no h2c here.
-  ['HPE_PAUSED_H2_UPGRADE', 505],
-]);
-
 // A request the HTTP parser refused. If it broke in the middle of a body we
 // already started proxying, that request is answered (400, connection closed)
 // and its upstream exchange cancelled; otherwise a bare response is written.
 function onClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
-  const code = err.code ?? '';
-  const status = STATUS_FOR_PARSE_ERROR.get(code) ?? 400;
   const ctx = contextForSocket(socket);
   if (ctx !== undefined && ctx.res !== null && !ctx.res.headersSent) {
     sendError(ctx, 400); // with Connection: close: the framing is lost
-    ctx.upstream?.cancel(new ProxyError('KN_BAD_REQUEST', err.message));
+    ctx.upstream?.cancel(new ProxyError(CLIENT_BAD_REQUEST, err.message));
     return;
   }
+  const code = err.code ?? '';
   if (code === 'ECONNRESET' || !socket.writable || (socket as Socket & { _httpMessage?: { headersSent: boolean } })._httpMessage?.headersSent) {
     socket.destroy();
     return;
   }
-  socket.end(bareResponse(status));
+  socket.end(bareResponse(statusForError(err, 400)));
 }
 
 function connectionCount(server: net.Server): Promise<number> {

@@ -1,7 +1,10 @@
 // HTTP -> HTTPS and canonical-host redirects, combined into one 301 hop as
 // kamal-proxy does. The port is dropped from the Location.
 import type { RequestContext } from '../http/context.ts';
-import { hostWithoutPort } from '../http/cookie-scope.ts';
+import { sendResponse } from '../http/respond.ts';
+import { escapeHtmlBasic } from '../pages/escape-html.ts';
+import { CONTENT_TYPE_HTML } from '../pages/pages.ts';
+import { hostWithoutPort } from '../http/host.ts';
 import type { ServiceOptions } from '../config/service-options.ts';
 
 export function redirectLocation(ctx: RequestContext, o: ServiceOptions): string | null {
@@ -13,23 +16,9 @@ export function redirectLocation(ctx: RequestContext, o: ServiceOptions): string
 }
 
 export function sendRedirect(ctx: RequestContext, location: string): void {
-  ctx.status = 301;
-  const res = ctx.res;
   const method = ctx.req.method;
-  // Go's http.Redirect body, for GET and HEAD only.
-  const body = method === 'GET' ? `<a href="${escapeAttr(location)}">Moved Permanently</a>.\n\n` : '';
-  if (res === null) {
-    ctx.socket.end(`HTTP/1.1 301 Moved Permanently\r\nLocation: ${location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
-    return;
-  }
-  const headers = ['Location', location, 'Connection', 'close'];
-  if (method === 'GET' || method === 'HEAD') headers.push('Content-Type', 'text/html; charset=utf-8');
-  headers.push('Content-Length', String(Buffer.byteLength(body)));
-  ctx.respBytes = Buffer.byteLength(body);
-  res.writeHead(301, headers);
-  res.end(body);
-}
-
-function escapeAttr(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  // Go's http.Redirect: a body for GET (and its length for HEAD) only.
+  const html = method === 'GET' || method === 'HEAD';
+  const body = method === 'GET' ? `<a href="${escapeHtmlBasic(location)}">Moved Permanently</a>.\n\n` : '';
+  sendResponse(ctx, 301, html ? CONTENT_TYPE_HTML : '', body, ['Location', location, 'Connection', 'close']);
 }

@@ -10,7 +10,7 @@
 //   7. rollout or active balancer -> target (503 when none is healthy)
 //   8. writer affinity, cookie scoping, activity -> target.serve
 import type { RequestContext } from '../http/context.ts';
-import { sendError } from '../http/respond.ts';
+import { sendError, sendResponse } from '../http/respond.ts';
 import type { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import type { ErrorPages } from '../pages/pages.ts';
 import { stripPathPrefix } from '../http/paths.ts';
@@ -24,19 +24,26 @@ import { isBrowserNavigation, isIgnoredClient } from '../nap/client-kind.ts';
 import type { Napper } from '../nap/napper.ts';
 import type { CertManager } from '../tls/cert-manager.ts';
 import { sendWaitingPage, serveWakeEvents } from '../nap/waiting-page.ts';
+import { serveFromCache } from '../accel/http-cache/cache-lookup.ts';
+import { httpCacheFor, type HttpCache } from '../accel/http-cache/http-cache.ts';
 
+// Its fields change only through its own methods: the router and the
+// restore path say what happened (a deploy, a rollout, napping attached),
+// the service keeps itself consistent.
 export class Service {
   readonly name: string;
-  options: ServiceOptions;
-  targetOptions: TargetOptions;
-  active: LoadBalancer;
-  rollout: LoadBalancer | null = null;
-  rolloutSplit: RolloutState | null = null;
+  #options: ServiceOptions;
+  #targetOptions: TargetOptions;
+  #active: LoadBalancer;
+  #rollout: LoadBalancer | null = null;
+  #rolloutSplit: RolloutState | null = null;
   readonly pause: PauseController;
-  errorPages: ErrorPages | null;
-  napper: Napper | null = null;
-  certManager: CertManager | null = null;
-  napIgnoreUserAgents: readonly string[] = [];
+  #errorPages: ErrorPages | null;
+  #napper: Napper | null = null;
+  #napIgnoreUserAgents: readonly string[] = [];
+  #certManager: CertManager | null = null;
+  // --http-cache: new at each deploy, so a new version starts empty.
+  #cache: HttpCache | null;
 
   constructor(
     name: string,
@@ -47,11 +54,34 @@ export class Service {
     pause: PauseState = defaultPauseState(),
   ) {
     this.name = name;
-    this.options = options;
-    this.targetOptions = targetOptions;
-    this.active = active;
-    this.errorPages = errorPages;
+    this.#options = options;
+    this.#targetOptions = targetOptions;
+    this.#active = active;
+    this.#errorPages = errorPages;
     this.pause = new PauseController(pause);
+    this.#cache = httpCacheFor(targetOptions);
+  }
+
+  get options(): ServiceOptions {
+    return this.#options;
+  }
+  get targetOptions(): TargetOptions {
+    return this.#targetOptions;
+  }
+  get active(): LoadBalancer {
+    return this.#active;
+  }
+  get rollout(): LoadBalancer | null {
+    return this.#rollout;
+  }
+  get rolloutSplit(): RolloutState | null {
+    return this.#rolloutSplit;
+  }
+  get napper(): Napper | null {
+    return this.#napper;
+  }
+  get certManager(): CertManager | null {
+    return this.#certManager;
   }
 
   // The routing table reads these.
@@ -64,17 +94,49 @@ export class Service {
 
   // Swaps in a new deployment and returns the balancer it replaced.
   update(options: ServiceOptions, targetOptions: TargetOptions, active: LoadBalancer, errorPages: ErrorPages | null): LoadBalancer {
-    const old = this.active;
-    this.options = options;
-    this.targetOptions = targetOptions;
-    this.active = active;
-    this.errorPages = errorPages;
+    const old = this.#active;
+    this.#options = options;
+    this.#targetOptions = targetOptions;
+    this.#active = active;
+    this.#errorPages = errorPages;
+    this.#cache = httpCacheFor(targetOptions);
     return old;
   }
 
-  serve(ctx: RequestContext, prefix: string, head: Buffer | null = null): void {
+  useCertificates(certManager: CertManager | null): void {
+    this.#certManager = certManager;
+  }
+
+  // A service on another prefix of a host takes the TLS and redirect
+  // settings of the host's root (/) service, or the defaults when it has none.
+  inheritTls(root: Service | undefined): void {
+    this.#options = { ...this.#options, tlsEnabled: root?.options.tlsEnabled ?? false, tlsRedirect: root?.options.tlsRedirect ?? true };
+    this.#certManager = root?.certManager ?? null;
+  }
+
+  // Swaps in the rollout's balancer and returns the one it replaced.
+  replaceRollout(lb: LoadBalancer | null): LoadBalancer | null {
+    const old = this.#rollout;
+    this.#rollout = lb;
+    return old;
+  }
+
+  splitRollout(split: RolloutState | null): void {
+    this.#rolloutSplit = split;
+  }
+
+  // Returns the napper it replaced, if any, for the caller to close.
+  attachNapper(napper: Napper | null, ignoreUserAgents: readonly string[] = []): Napper | null {
+    const old = this.#napper;
+    this.#napper = napper;
+    this.#napIgnoreUserAgents = ignoreUserAgents;
+    return old === napper ? null : old;
+  }
+
+  // ctx.routePrefix is the path prefix the request matched.
+  serve(ctx: RequestContext): void {
     ctx.serviceName = this.name;
-    ctx.errorPages = this.errorPages;
+    ctx.errorPages = this.#errorPages;
     ctx.logRequestHeaders = this.targetOptions.logRequestHeaders;
     ctx.logResponseHeaders = this.targetOptions.logResponseHeaders;
 
@@ -82,33 +144,36 @@ export class Service {
     const location = redirectLocation(ctx, this.options);
     if (location !== null) return sendRedirect(ctx, location);
 
-    const path = this.options.stripPrefix ? stripPathPrefix(ctx.path, prefix) : ctx.path;
-    if (this.napper !== null && head === null && ctx.path === eventsPath(prefix)) return serveWakeEvents(ctx, this.napper);
-    if (this.pause.running) return this.#forward(ctx, prefix, path, head);
-    void this.#whilePaused(ctx, prefix, path, head);
+    ctx.upstreamPath = this.options.stripPrefix ? stripPathPrefix(ctx.path, ctx.routePrefix) : ctx.path;
+    if (this.napper !== null && ctx.upgrade === null && ctx.path === eventsPath(ctx.routePrefix)) return serveWakeEvents(ctx, this.napper);
+    if (this.pause.running) return this.#forward(ctx);
+    void this.#whilePaused(ctx);
   }
 
-  #isHealthCheck(ctx: RequestContext, path: string): boolean {
+  #isHealthCheck(ctx: RequestContext): boolean {
     const method = ctx.req.method;
-    return (method === 'GET' || method === 'HEAD') && path === this.targetOptions.healthCheck.path;
+    return (method === 'GET' || method === 'HEAD') && ctx.upstreamPath === this.targetOptions.healthCheck.path;
   }
 
-  async #whilePaused(ctx: RequestContext, prefix: string, path: string, head: Buffer | null): Promise<void> {
+  async #whilePaused(ctx: RequestContext): Promise<void> {
     // Outside load balancers must keep the host in their pool while we hold traffic.
-    if (this.#isHealthCheck(ctx, path)) return answerHealthy(ctx);
+    if (this.#isHealthCheck(ctx)) return answerHealthy(ctx);
     const decision = await this.pause.wait();
-    if (ctx.status === 499 || ctx.socket.destroyed) return; // the client gave up while held
+    if (ctx.clientGone) return; // the client gave up while held
     if (decision === 'stopped') return sendError(ctx, 503, this.pause.state.stopMessage);
     if (decision === 'timeout') return sendError(ctx, 504);
-    this.#forward(ctx, prefix, path, head);
+    this.#forward(ctx);
   }
 
-  #forward(ctx: RequestContext, prefix: string, path: string, head: Buffer | null): void {
+  #forward(ctx: RequestContext): void {
+    // Before napping: a hit neither wakes the app nor counts as its activity.
+    // Not while a rollout splits traffic: one cache would mix the versions.
+    if (this.#cache !== null && (this.rollout === null || this.rolloutSplit === null) && serveFromCache(ctx, this.#cache)) return;
     const napper = this.napper;
     if (napper !== null) {
       // Monitors, bots and outside health checks neither wake the app nor keep it awake.
-      const counts = !this.#isHealthCheck(ctx, path) && !isIgnoredClient(ctx.req, this.napIgnoreUserAgents);
-      if (!napper.awake) return void this.#wakeThenForward(ctx, prefix, path, head, napper, counts);
+      const counts = !this.#isHealthCheck(ctx) && !isIgnoredClient(ctx.req, this.#napIgnoreUserAgents);
+      if (!napper.awake) return void this.#wakeThenForward(ctx, napper, counts);
       if (counts) {
         napper.requestStarted();
         ctx.activity = napper;
@@ -126,33 +191,32 @@ export class Service {
       ctx.stripWriterAffinity = true;
       if (!lb.isRead(ctx.req)) ctx.writerAffinityMs = this.options.writerAffinityTimeoutMs;
     }
-    if (this.targetOptions.scopeCookiePaths && this.options.stripPrefix && prefix !== '/') {
+    if (this.targetOptions.scopeCookiePaths && this.options.stripPrefix && ctx.routePrefix !== '/') {
       ctx.adjustResponse = true;
-      ctx.cookieScopePrefix = prefix;
+      ctx.cookieScopePrefix = ctx.routePrefix;
     }
-    if (head === null) target.serve(ctx, path);
-    else target.serveUpgrade(ctx, path, head, ctx.socket);
+    target.serve(ctx);
   }
 
-  async #wakeThenForward(ctx: RequestContext, prefix: string, path: string, head: Buffer | null, napper: Napper, counts: boolean): Promise<void> {
+  async #wakeThenForward(ctx: RequestContext, napper: Napper, counts: boolean): Promise<void> {
     if (!counts) {
       // A sleeping app is still a healthy service: it wakes on demand. Outside
       // load balancers polling the health path must keep this host.
-      if (this.#isHealthCheck(ctx, path)) return answerHealthy(ctx);
+      if (this.#isHealthCheck(ctx)) return answerHealthy(ctx);
       return retryLater(ctx);
     }
     const wake = napper.wake(`${ctx.req.method} ${ctx.path}`);
-    if (head === null && isBrowserNavigation(ctx.req)) {
+    if (ctx.upgrade === null && isBrowserNavigation(ctx.req)) {
       wake.catch(() => {}); // the page follows it over its event stream
-      return sendWaitingPage(ctx, napper, eventsPath(prefix));
+      return sendWaitingPage(ctx, napper, eventsPath(ctx.routePrefix));
     }
     try {
       await wake;
     } catch {
       return retryLater(ctx);
     }
-    if (ctx.status === 499 || ctx.socket.destroyed) return; // the client gave up while held
-    this.#forward(ctx, prefix, path, head);
+    if (ctx.clientGone) return; // the client gave up while held
+    this.#forward(ctx);
   }
 
   toState(): ServiceState {
@@ -178,14 +242,11 @@ function eventsPath(prefix: string): string {
 }
 
 function answerHealthy(ctx: RequestContext): void {
-  ctx.status = 200;
-  if (ctx.res !== null) ctx.res.writeHead(200, ['Content-Length', '0']).end();
-  else ctx.socket.end('HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+  sendResponse(ctx, 200, '', '');
 }
 
 // The app could not be woken (or the client may not wake it): 503 with
 // Retry-After, so clients and crawlers come back rather than give up.
 function retryLater(ctx: RequestContext): void {
-  if (ctx.res !== null && !ctx.res.headersSent) ctx.res.setHeader('Retry-After', String(NAP_RETRY_AFTER_SECONDS));
-  sendError(ctx, 503);
+  sendError(ctx, 503, undefined, ['Retry-After', String(NAP_RETRY_AFTER_SECONDS)]);
 }

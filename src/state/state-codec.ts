@@ -5,25 +5,18 @@
 // names. Durations are integer nanoseconds (Go's time.Duration); ours are
 // milliseconds. encodeState writes what Go's json.Encoder would: the same field
 // order, compact, a trailing newline, and `<`, `>`, `&`, U+2028, U+2029 escaped.
+// The option fields (`options`, `target_options`, our `napper` settings) come
+// from the deploy option table (src/config/deploy-options.ts), in its order.
+import { storedAt } from '../config/deploy-options.ts';
+import type { OptionValues, OptionWire, StoredOption, StoredWhere } from '../config/deploy-options.ts';
+import { napOptionsOf, napSettingsOf } from '../config/nap-options.ts';
 import type { NapPersisted } from '../config/nap-options.ts';
-import { DEFAULT_NAP_IDLE_TIMEOUT_MS, DEFAULT_NAP_WAKE_TIMEOUT_MS } from '../config/defaults.ts';
-import type {
-  HealthCheckConfig,
-  PauseState,
-  PauseStateName,
-  RolloutState,
-  ServiceOptions,
-  ServiceState,
-  TargetOptions,
-} from '../config/service-options.ts';
-import {
-  defaultHealthCheckConfig,
-  defaultPauseState,
-  defaultServiceOptions,
-  defaultTargetOptions,
-} from '../config/service-options.ts';
-import { FieldError, Fields, NS_PER_MS, kindOf } from './state-fields.ts';
+import type { PauseState, PauseStateName, RolloutState, ServiceState } from '../config/service-options.ts';
+import { defaultPauseState } from '../config/service-options.ts';
+import { FieldError, Fields, decodeOption, encodeOption, kindOf, list, ns } from './state-fields.ts';
 import type { JsonObject } from './state-fields.ts';
+import { normalizeHosts } from '../http/host.ts';
+import { normalizePathPrefixes } from '../http/paths.ts';
 
 export interface DecodeError {
   index: number; // position in the array
@@ -43,18 +36,54 @@ const MAX_HASH_VALUE = 0xffffffff;
 
 // ---------------------------------------------------------------- encoding
 
+type WireList = string[] | null;
+
+interface WireService {
+  name: string;
+  options: OptionWire<'service'>;
+  target_options: WireTargetOptions;
+  active_targets: string[];
+  active_readers: string[];
+  rollout_targets: WireList;
+  rollout_readers: WireList;
+  pause_controller: WirePause;
+  rollout_controller: WireRollout | null;
+  napper?: WireNap; // ours; kamal-proxy ignores it
+}
+
+type WireTargetOptions = { health_check_config: OptionWire<'healthCheck'> } & OptionWire<'target'>;
+
+interface WirePause {
+  state: number; // index in PAUSE_STATES
+  stop_message: string;
+  fail_after: number; // ns
+}
+
+interface WireRollout {
+  percentage: number;
+  percentage_split_point: number;
+  allowlist: WireList;
+}
+
+type WireNap = OptionWire<'nap'> & {
+  asleep: boolean;
+  last_activity_ms: number;
+  wakes: number;
+};
+
 export function encodeState(services: readonly ServiceState[]): string {
   const json = JSON.stringify(services.map(encodeService));
   // Go's encoder escapes these inside strings (they never occur outside one).
   return json.replace(/[<>&\u2028\u2029]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0')) + '\n';
 }
 
-function encodeService(s: ServiceState): object {
+function encodeService(s: ServiceState): WireService {
   const hasRollout = s.rolloutTargets.length > 0 || s.rolloutReaders.length > 0;
-  const out = {
+  const { healthCheck, ...targetOptions } = s.targetOptions;
+  const out: WireService = {
     name: s.name,
-    options: encodeOptions(s.options),
-    target_options: encodeTargetOptions(s.targetOptions),
+    options: encodeOptions('service', s.options),
+    target_options: { health_check_config: encodeOptions('healthCheck', healthCheck), ...encodeOptions('target', targetOptions) },
     // kamal-proxy always has an active balancer, so these are never null; the
     // rollout lists are null when there is no rollout balancer at all.
     active_targets: [...s.activeTargets],
@@ -72,76 +101,38 @@ function encodeService(s: ServiceState): object {
       allowlist: list(s.rollout.allowlist),
     },
   };
-  return s.nap ? { ...out, napper: encodeNap(s.nap) } : out;
+  if (s.nap) out.napper = encodeNap(s.nap);
+  return out;
 }
 
-function encodeNap(n: NapPersisted): object {
+// The runtime is written flat, as the flags spell it, so files written
+// before it was a union still read.
+function encodeNap(n: NapPersisted): WireNap {
   return {
-    idle_timeout: ns(n.options.idleTimeoutMs),
-    wake_timeout: ns(n.options.wakeTimeoutMs),
-    container: n.options.container,
-    command: n.options.command,
-    group: n.options.group,
+    ...encodeOptions('nap', napSettingsOf(n.options)),
     asleep: n.asleep,
     last_activity_ms: n.lastActivityMs,
     wakes: n.wakes,
   };
 }
 
-function encodeOptions(o: ServiceOptions): object {
-  return {
-    hosts: list(o.hosts),
-    path_prefixes: list(o.pathPrefixes),
-    tls_enabled: o.tlsEnabled,
-    tls_certificate_path: o.tlsCertificatePath,
-    tls_private_key_path: o.tlsPrivateKeyPath,
-    tls_on_demand_url: o.tlsOnDemandUrl,
-    tls_redirect: o.tlsRedirect,
-    canonical_host: o.canonicalHost,
-    acme_directory: o.acmeDirectory,
-    acme_cache_path: o.acmeCachePath,
-    error_page_path: o.errorPagePath,
-    strip_prefix: o.stripPrefix,
-    writer_affinity_timeout: ns(o.writerAffinityTimeoutMs),
-    read_targets_accept_websockets: o.readTargetsAcceptWebsockets,
-    exclude_metrics_paths: list(o.excludeMetricsPaths),
-    client_ip_header: o.clientIpHeader,
-  };
+function encodeOptions<W extends StoredWhere>(where: W, values: OptionValues<W>): OptionWire<W> {
+  const fields: Readonly<Record<string, unknown>> = values;
+  const out: Record<string, unknown> = {};
+  for (const row of storedAt(where)) {
+    // Our own target options (the ones a label may set: kamal-proxy's never
+    // are) are written only when set, so a service that uses none of them is
+    // stored exactly as kamal-proxy stores it; a missing one reads as its default.
+    if (row.where === 'target' && 'label' in row && row.label && isDefault(fields[row.key], row.default)) continue;
+    out[row.wire] = encodeOption(row.type, fields[row.key]);
+  }
+  return out as OptionWire<W>;
 }
 
-function encodeTargetOptions(t: TargetOptions): object {
-  const hc = t.healthCheck;
-  return {
-    health_check_config: {
-      path: hc.path,
-      port: hc.port,
-      interval: ns(hc.intervalMs),
-      timeout: ns(hc.timeoutMs),
-      host: hc.host,
-    },
-    response_timeout: ns(t.responseTimeoutMs),
-    buffer_requests: t.bufferRequests,
-    buffer_responses: t.bufferResponses,
-    max_memory_buffer_size: t.maxMemoryBufferBytes,
-    max_request_body_size: t.maxRequestBodyBytes,
-    max_response_body_size: t.maxResponseBodyBytes,
-    log_request_headers: list(t.logRequestHeaders),
-    log_response_headers: list(t.logResponseHeaders),
-    forward_headers: t.forwardHeaders,
-    scope_cookie_paths: t.scopeCookiePaths,
-  };
-}
-
-// Empty lists come from unset CLI flags, which Go keeps as nil slices: null.
-function list(values: readonly string[]): string[] | null {
-  return values.length > 0 ? [...values] : null;
-}
-
-function ns(ms: number): number {
-  // JSON.stringify would turn NaN/Infinity into null, which reads back as a
-  // default: refuse to write a file that does not say what we meant.
-  if (!Number.isFinite(ms)) throw new RangeError(`cannot encode duration ${ms} ms`);
-  return Math.round(ms * NS_PER_MS);
+// An option value (a scalar or a list of strings) equal to its default.
+function isDefault(value: unknown, dflt: unknown): boolean {
+  if (!Array.isArray(value) || !Array.isArray(dflt)) return value === dflt;
+  return value.length === dflt.length && value.every((v, i) => v === dflt[i]);
 }
 
 // ---------------------------------------------------------------- decoding
@@ -174,8 +165,9 @@ function decodeService(entry: unknown): ServiceState {
   // Go would accept a nameless service, but nothing could ever address it.
   if (name === '') throw new FieldError('name: missing');
 
-  const options = decodeOptions(s.object('options'));
-  const targetOptions = decodeTargetOptions(s.object('target_options'));
+  const options = decodeOptions('service', s.object('options'));
+  const t = s.object('target_options');
+  const targetOptions = { healthCheck: decodeOptions('healthCheck', t.object('health_check_config')), ...decodeOptions('target', t) };
   let activeTargets = s.strings('active_targets');
   let rolloutTargets = s.strings('rollout_targets');
 
@@ -211,13 +203,7 @@ function decodeService(entry: unknown): ServiceState {
 
 function decodeNap(n: Fields): NapPersisted {
   return {
-    options: {
-      idleTimeoutMs: n.durationMs('idle_timeout', DEFAULT_NAP_IDLE_TIMEOUT_MS),
-      wakeTimeoutMs: n.durationMs('wake_timeout', DEFAULT_NAP_WAKE_TIMEOUT_MS),
-      container: n.string('container', ''),
-      command: n.string('command', ''),
-      group: n.bool('group', false),
-    },
+    options: napOptionsOf(decodeOptions('nap', n)),
     asleep: n.bool('asleep', false),
     lastActivityMs: n.number('last_activity_ms', 0),
     wakes: n.int('wakes', 0),
@@ -227,54 +213,14 @@ function decodeNap(n: Fields): NapPersisted {
 // Missing fields take our defaults rather than Go's zero values: a field is
 // only missing when the file predates it, and our defaults are what the older
 // kamal-proxy did (for example it always redirected HTTP to HTTPS).
-function decodeOptions(o: Fields): ServiceOptions {
-  const d = defaultServiceOptions();
-  return {
-    hosts: o.strings('hosts'),
-    pathPrefixes: o.strings('path_prefixes'),
-    tlsEnabled: o.bool('tls_enabled', d.tlsEnabled),
-    tlsCertificatePath: o.string('tls_certificate_path', d.tlsCertificatePath),
-    tlsPrivateKeyPath: o.string('tls_private_key_path', d.tlsPrivateKeyPath),
-    tlsOnDemandUrl: o.string('tls_on_demand_url', d.tlsOnDemandUrl),
-    tlsRedirect: o.bool('tls_redirect', d.tlsRedirect),
-    canonicalHost: o.string('canonical_host', d.canonicalHost),
-    acmeDirectory: o.string('acme_directory', d.acmeDirectory),
-    acmeCachePath: o.string('acme_cache_path', d.acmeCachePath),
-    errorPagePath: o.string('error_page_path', d.errorPagePath),
-    stripPrefix: o.bool('strip_prefix', d.stripPrefix),
-    writerAffinityTimeoutMs: o.durationMs('writer_affinity_timeout', d.writerAffinityTimeoutMs),
-    readTargetsAcceptWebsockets: o.bool('read_targets_accept_websockets', d.readTargetsAcceptWebsockets),
-    excludeMetricsPaths: o.strings('exclude_metrics_paths'),
-    clientIpHeader: o.string('client_ip_header', d.clientIpHeader),
-  };
+function decodeOptions<W extends StoredWhere>(where: W, fields: Fields): OptionValues<W> {
+  const out: Record<string, unknown> = {};
+  for (const row of storedAt(where)) out[row.key] = decodeOption(row.type, fields, row.wire, missingValue(row));
+  return out as OptionValues<W>;
 }
 
-function decodeTargetOptions(t: Fields): TargetOptions {
-  const d = defaultTargetOptions();
-  return {
-    healthCheck: decodeHealthCheck(t.object('health_check_config')),
-    responseTimeoutMs: t.durationMs('response_timeout', d.responseTimeoutMs),
-    bufferRequests: t.bool('buffer_requests', d.bufferRequests),
-    bufferResponses: t.bool('buffer_responses', d.bufferResponses),
-    maxMemoryBufferBytes: t.int('max_memory_buffer_size', d.maxMemoryBufferBytes),
-    maxRequestBodyBytes: t.int('max_request_body_size', d.maxRequestBodyBytes),
-    maxResponseBodyBytes: t.int('max_response_body_size', d.maxResponseBodyBytes),
-    logRequestHeaders: t.strings('log_request_headers'),
-    logResponseHeaders: t.strings('log_response_headers'),
-    forwardHeaders: t.bool('forward_headers', d.forwardHeaders),
-    scopeCookiePaths: t.bool('scope_cookie_paths', d.scopeCookiePaths),
-  };
-}
-
-function decodeHealthCheck(h: Fields): HealthCheckConfig {
-  const d = defaultHealthCheckConfig();
-  return {
-    path: h.string('path', d.path),
-    port: h.int('port', d.port),
-    intervalMs: h.durationMs('interval', d.intervalMs),
-    timeoutMs: h.durationMs('timeout', d.timeoutMs),
-    host: h.string('host', d.host),
-  };
+function missingValue(row: StoredOption) {
+  return 'stateDefault' in row ? row.stateDefault : row.default;
 }
 
 function decodePause(p: Fields): PauseState {
@@ -299,15 +245,6 @@ function decodeRollout(r: Fields): RolloutState {
     percentageSplitPoint: r.number('percentage_split_point', MAX_HASH_VALUE * (percentage / 100)),
     allowlist: r.strings('allowlist'),
   };
-}
-
-function normalizeHosts(hosts: string[]): string[] {
-  return hosts.length > 0 ? hosts : [''];
-}
-
-function normalizePathPrefixes(prefixes: string[]): string[] {
-  if (prefixes.length === 0) return ['/'];
-  return prefixes.map((p) => '/' + p.replace(/^\/+|\/+$/g, ''));
 }
 
 function entryName(entry: unknown): string {

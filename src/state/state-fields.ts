@@ -1,6 +1,8 @@
 // Typed, path-aware reads from one object of kamal-proxy's state file (see
-// state-codec.ts). Kept apart from the codec so the field list there reads
-// like the wire format and nothing else.
+// state-codec.ts), and the wire form of each deploy option type. Kept apart
+// from the codec so the field list there reads like the wire format and
+// nothing else.
+import type { OptionType, OptionTypeValues, OptionWireValues } from '../config/deploy-options.ts';
 
 // Go's time.Duration counts nanoseconds; ours are milliseconds.
 export const NS_PER_MS = 1_000_000;
@@ -87,6 +89,45 @@ export class Fields {
   #where(key: string): string {
     return this.#path ? `${this.#path}.${key}` : key;
   }
+}
+
+// One option's value in the state file, by its type (deploy-options.ts).
+interface WireCodec<T extends OptionType> {
+  encode(value: OptionTypeValues[T]): OptionWireValues[T];
+  decode(fields: Fields, key: string, fallback: OptionTypeValues[T]): OptionTypeValues[T];
+}
+
+const WIRE_CODECS: { [T in OptionType]: WireCodec<T> } = {
+  bool: { encode: (v) => v, decode: (f, key, fallback) => f.bool(key, fallback) },
+  string: { encode: (v) => v, decode: (f, key, fallback) => f.string(key, fallback) },
+  int: { encode: (v) => v, decode: (f, key, fallback) => f.int(key, fallback) },
+  int64: { encode: (v) => v, decode: (f, key, fallback) => f.int(key, fallback) },
+  duration: { encode: ns, decode: (f, key, fallback) => f.durationMs(key, fallback) },
+  stringSlice: { encode: list, decode: (f, key, fallback) => (f.has(key) ? f.strings(key) : [...fallback]) },
+};
+
+// `value` is the options field that a row of this type names (the interfaces
+// are checked against the table where they are declared).
+export function encodeOption<T extends OptionType>(type: T, value: unknown): OptionWireValues[T] {
+  const codec: WireCodec<T> = WIRE_CODECS[type];
+  return codec.encode(value as OptionTypeValues[T]);
+}
+
+export function decodeOption<T extends OptionType>(type: T, fields: Fields, key: string, fallback: OptionTypeValues[T]): OptionTypeValues[T] {
+  const codec: WireCodec<T> = WIRE_CODECS[type];
+  return codec.decode(fields, key, fallback);
+}
+
+// Empty lists come from unset CLI flags, which Go keeps as nil slices: null.
+export function list(values: readonly string[]): string[] | null {
+  return values.length > 0 ? [...values] : null;
+}
+
+export function ns(ms: number): number {
+  // JSON.stringify would turn NaN/Infinity into null, which reads back as a
+  // default: refuse to write a file that does not say what we meant.
+  if (!Number.isFinite(ms)) throw new RangeError(`cannot encode duration ${ms} ms`);
+  return Math.round(ms * NS_PER_MS);
 }
 
 // How a value of the wrong type is named in an error message.

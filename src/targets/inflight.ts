@@ -3,8 +3,9 @@
 // target.ts back.
 import type { Client } from '../http/undici.ts';
 import type { TargetOptions } from '../config/service-options.ts';
-import type { Http1Pool } from '../upstream/http1-pool.ts';
+import type { UpstreamClient } from '../upstream/upstream-client.ts';
 import type { DenseSetMember } from '../util/dense-set.ts';
+import type { ResponseFilter } from '../http/response-sink.ts';
 
 export interface Inflight extends DenseSetMember {
   readonly upgraded: boolean;
@@ -14,7 +15,8 @@ export interface Inflight extends DenseSetMember {
 export interface InflightTarget {
   readonly address: string;
   readonly options: TargetOptions;
-  readonly pool: Http1Pool;
+  readonly responseFilters: ResponseFilter | null;
+  readonly pool: UpstreamClient; // whichever client this process uses (client-choice.ts)
   upgradeClient(): Client;
   track(r: Inflight): void;
   untrack(r: Inflight): void;

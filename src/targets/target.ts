@@ -2,19 +2,10 @@
 // state, and the set of requests in flight on it so it can be drained.
 import { type Client, undici } from '../http/undici.ts';
 import { acceptBareLf } from '../http/undici-bare-lf.ts';
-import { Http1Pool } from '../upstream/http1-pool.ts';
+import { newUpstreamClient } from '../upstream/client-choice.ts';
+import type { UpstreamClient } from '../upstream/upstream-client.ts';
 import type { Duplex } from 'node:stream';
-import {
-  MAX_HEADER_SIZE_BYTES,
-  UPSTREAM_BUSY_CONNECTIONS_PER_TARGET,
-  UPSTREAM_CONNECT_RETRY_BACKOFF_MS,
-  UPSTREAM_IDLE_CONNECTIONS_PER_TARGET,
-  UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
-  UPSTREAM_PATIENCE_MS,
-  UPSTREAM_RAMP_INITIAL_CONNECTIONS,
-  UPSTREAM_RAMP_THRESHOLD_CONNECTIONS,
-  UPSTREAM_REFUSED_RETRY_MS,
-} from '../config/defaults.ts';
+import { MAX_HEADER_SIZE_BYTES } from '../config/defaults.ts';
 import type { RequestContext } from '../http/context.ts';
 import type { TargetOptions } from '../config/service-options.ts';
 import { parseTargetAddress } from '../upstream/target-address.ts';
@@ -23,6 +14,8 @@ import { DenseSet } from '../util/dense-set.ts';
 import type { Inflight, InflightTarget } from './inflight.ts';
 import { ProxyHandler } from './proxy-handler.ts';
 import { UpgradeHandler } from './upgrade-handler.ts';
+import { responseFilters } from './response-pipeline.ts';
+import type { ResponseFilter } from '../http/response-sink.ts';
 
 export type TargetHealth = 'adding' | 'healthy' | 'unhealthy';
 
@@ -31,7 +24,8 @@ export class Target implements InflightTarget {
   readonly host: string;
   readonly port: number;
   readonly options: TargetOptions;
-  readonly pool: Http1Pool;
+  readonly responseFilters: ResponseFilter | null;
+  readonly pool: UpstreamClient;
   health: TargetHealth = 'adding';
   draining = false;
   readonly inflight = new DenseSet<Inflight>(); // not a Set: see src/util/dense-set.ts
@@ -43,17 +37,8 @@ export class Target implements InflightTarget {
     this.host = parsed.host;
     this.port = parsed.port;
     this.options = options;
-    this.pool = new Http1Pool(this.host, this.port, {
-      maxBusy: UPSTREAM_BUSY_CONNECTIONS_PER_TARGET,
-      rampInitial: UPSTREAM_RAMP_INITIAL_CONNECTIONS,
-      rampThreshold: UPSTREAM_RAMP_THRESHOLD_CONNECTIONS,
-      patienceMs: UPSTREAM_PATIENCE_MS,
-      maxIdle: UPSTREAM_IDLE_CONNECTIONS_PER_TARGET,
-      keepAliveTimeoutMs: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
-      maxHeaderSize: MAX_HEADER_SIZE_BYTES,
-      refusedRetryMs: UPSTREAM_REFUSED_RETRY_MS,
-      retryBackoffMs: UPSTREAM_CONNECT_RETRY_BACKOFF_MS,
-    });
+    this.responseFilters = responseFilters(options);
+    this.pool = newUpstreamClient(this.host, this.port);
   }
 
   // WebSocket and other upgrades go through undici, which hands over the
@@ -70,14 +55,11 @@ export class Target implements InflightTarget {
     }));
   }
 
-  // Proxies one request to this target; the upstream path has any matched
-  // prefix already stripped. Never throws: failures become error responses.
-  serve(ctx: RequestContext, upstreamPath: string): void {
-    new ProxyHandler(this, ctx, upstreamPath).start();
-  }
-
-  serveUpgrade(ctx: RequestContext, upstreamPath: string, head: Buffer, socket: Duplex): void {
-    new UpgradeHandler(this, ctx, upstreamPath, head, socket).start();
+  // Proxies one request to this target, to ctx.upstreamPath. Never throws:
+  // failures become error responses.
+  serve(ctx: RequestContext): void {
+    if (ctx.upgrade === null) new ProxyHandler(this, ctx).start();
+    else new UpgradeHandler(this, ctx, ctx.upgrade).start();
   }
 
   track(r: Inflight): void {

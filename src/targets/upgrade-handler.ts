@@ -7,11 +7,10 @@
 import type { Dispatcher } from 'undici';
 import type { Client } from '../http/undici.ts';
 import type { Duplex } from 'node:stream';
-import type { RequestContext } from '../http/context.ts';
+import type { RequestContext, Upgrade } from '../http/context.ts';
 import { upstreamRequestHeaders } from '../http/headers.ts';
-import { writeRawResponse } from '../http/respond.ts';
+import { sendError, statusLine } from '../http/respond.ts';
 import { log } from '../log/logger.ts';
-import { defaultErrorPages, statusText } from '../pages/pages.ts';
 import { DRAINED, statusForError } from '../upstream/errors.ts';
 import type { Inflight, InflightTarget } from './inflight.ts';
 import { denseSlot } from '../util/dense-set.ts';
@@ -23,7 +22,6 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
   [denseSlot]?: number; // its place in the target's in-flight set
   readonly #target: InflightTarget;
   readonly #ctx: RequestContext;
-  readonly #path: string;
   readonly #head: Buffer;
   readonly #client: Duplex;
   #controller: Controller | null = null;
@@ -34,12 +32,11 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
   #cancelled: Error | null = null;
   #done = false;
 
-  constructor(target: InflightTarget, ctx: RequestContext, path: string, head: Buffer, client: Duplex) {
+  constructor(target: InflightTarget, ctx: RequestContext, upgrade: Upgrade) {
     this.#target = target;
     this.#ctx = ctx;
-    this.#path = path;
-    this.#head = head;
-    this.#client = client;
+    this.#head = upgrade.head;
+    this.#client = upgrade.socket;
   }
 
   start(): void {
@@ -60,7 +57,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
       this.#dispatcher = this.#target.upgradeClient();
       this.#dispatcher.dispatch(
         {
-          path: this.#path + ctx.search,
+          path: ctx.upstreamPath + ctx.search,
           method: req.method!,
           headers,
           upgrade: req.headers.upgrade ?? 'websocket',
@@ -139,8 +136,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     // Mid-answer, cutting the connection is the only honest signal left.
     if (this.#refusalHeadSent) return void this.#client.destroy();
     this.#refusalHead = null;
-    this.#ctx.status = status;
-    writeRawResponse(this.#ctx, status, (this.#ctx.errorPages ?? defaultErrorPages).render(status));
+    sendError(this.#ctx, status);
   }
 
   #writeRefusalHead(): void {
@@ -159,10 +155,6 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     // destroying its client closes nothing but a refused handshake's.
     this.#dispatcher?.destroy().catch(() => {});
   }
-}
-
-function statusLine(status: number): string {
-  return `HTTP/1.1 ${status} ${statusText(status)}\r\n`;
 }
 
 // Header lines from undici's raw list. For a refused upgrade the framing

@@ -12,15 +12,12 @@ import path from 'node:path';
 import { isCertifiableName } from './cert-manager.ts';
 
 export const LETS_ENCRYPT_PRODUCTION_URL = 'https://acme-v02.api.letsencrypt.org/directory';
-export const LETS_ENCRYPT_STAGING_URL = 'https://acme-staging-v02.api.letsencrypt.org/directory';
 
 const ACCOUNT_KEY_FILE = 'acme_account+key';
 
-// kamal-proxy hashes its ACMEDirectory option, which is "" for Let's Encrypt
-// production (autocert fills in the URL itself) and the staging URL for
-// --tls-staging. We hash the same strings, and treat the production URL
-// spelled out (our --tls-acme-directory extension) as "", since it is the
-// same CA and the same certificates.
+// kamal-proxy hashes its ACMEDirectory option: "" for Let's Encrypt
+// production, the staging URL for --tls-staging. So do we, and the production
+// URL spelled out (--tls-acme-directory, ours) counts as "": the same CA.
 export function acmeCacheDir(cachePath: string, directoryUrl: string): string {
   const setting = directoryUrl === LETS_ENCRYPT_PRODUCTION_URL ? '' : directoryUrl;
   return path.join(cachePath, createHash('sha256').update(setting).digest('hex'));

@@ -1,7 +1,6 @@
-// acme-client, loaded the first time a certificate has to be ordered. It and
-// its dependencies (axios, node-forge, @peculiar/x509, asn1js) cost about
-// 7 MB of RSS and some start-up time, and most proxies never order: their
-// certificates are custom, already cached, or they have no TLS at all.
+// acme-client, loaded the first time a certificate is ordered: it and its
+// dependencies are heavy (bench/README.md, "Memory"), and most proxies never
+// order (custom or cached certificates, or no TLS at all).
 import { installAcmeTrust } from './acme-trust.ts';
 
 type AcmeLib = typeof import('acme-client');

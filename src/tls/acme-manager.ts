@@ -1,22 +1,19 @@
-// Automatic certificates for a service's hosts, in the way kamal-proxy gets
-// them from Go's autocert: one certificate per host name, fetched lazily on
-// the first handshake that names it, cached on disk, renewed in the
-// background while the current one keeps being served.
-//
-// Per host, at most one load-or-order runs at a time (every concurrent
-// handshake for that name waits on the same promise). A failed order is not
-// retried before an exponentially growing delay has passed (autocert waits a
-// flat minute); handshakes in between fail at once, and other hosts are never
-// held up by it.
+// Automatic certificates for a service's hosts, as kamal-proxy gets them from
+// Go's autocert: one per host name, fetched on the first handshake that names
+// it, cached on disk, renewed in the background while the old one is served.
+// Per host at most one load-or-order runs at a time; a failed order is retried
+// only after a delay that doubles each time (autocert waits a flat minute),
+// and handshakes in between fail at once without holding up other hosts.
 import type tls from 'node:tls';
 import type { Client } from 'acme-client';
+import { hostKey } from '../http/host.ts';
 import { log as defaultLog, type Logger } from '../log/logger.ts';
 import { openAcmeClient } from './acme-account.ts';
 import { AcmeCache, LETS_ENCRYPT_PRODUCTION_URL, acmeCacheDir } from './acme-cache.ts';
 import { ChallengeStore } from './acme-challenges.ts';
-import { ChallengeFailedError, issueCertificate, type ChallengeType } from './acme-issuer.ts';
+import { ChallengeFailedError, issueCertificate, type ChallengeType, type Issued } from './acme-issuer.ts';
 import { trustAcmeServerCa } from './acme-trust.ts';
-import { isCertifiableName, normalizeServerName, type CertManager } from './cert-manager.ts';
+import { isCertifiableName, type CertManager } from './cert-manager.ts';
 import { coversHost, decodeBundle, encodeBundle, parseCertificate, renewalDue, type Certificate } from './certificate.ts';
 
 export interface AcmeManagerOptions {
@@ -28,14 +25,10 @@ export interface AcmeManagerOptions {
   hostPolicy: (host: string) => boolean | Promise<boolean>;
   /** Challenge types, most preferred first. Default: TLS-ALPN-01 then HTTP-01, autocert's order. */
   challengeTypes?: readonly ChallengeType[];
-  /** Renew once this fraction of the certificate's lifetime is left. Default 1/3. */
-  renewBeforeFraction?: number;
   /** How often a timer looks for certificates due for renewal; 0 disables it. Default 1 h. */
   renewCheckIntervalMs?: number;
   /** Delay after the first failed order; it doubles with each further failure. Default 1 min. */
   retryBaseMs?: number;
-  /** Longest delay between failed orders. Default 1 h. */
-  retryMaxMs?: number;
   /** First delay when polling the CA for a status. Default 1 s. */
   pollMinMs?: number;
   /** PEM CA to trust for the ACME server's own HTTPS (a private CA, pebble in tests). */
@@ -47,6 +40,9 @@ export interface AcmeManagerOptions {
   now?: () => Date;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
+
+const RENEW_BEFORE_FRACTION = 1 / 3; // of the certificate's lifetime
+const RETRY_MAX_MS = 3_600_000; // the longest wait between failed orders
 
 interface HostState {
   cert: Certificate | null; // what handshakes get
@@ -82,7 +78,7 @@ export class AcmeManager implements CertManager {
   }
 
   async getSecureContext(serverName: string): Promise<tls.SecureContext | null> {
-    const host = normalizeServerName(serverName);
+    const host = hostKey(serverName);
     if (!isCertifiableName(host)) return null;
     const state = this.#state(host);
     if (state.cert && coversHost(state.cert, host, this.#now())) {
@@ -99,20 +95,10 @@ export class AcmeManager implements CertManager {
   }
 
   loadedCertificate(serverName: string): Certificate | null {
-    return this.#hosts.get(normalizeServerName(serverName))?.cert ?? null;
+    return this.#hosts.get(hostKey(serverName))?.cert ?? null;
   }
 
-  /** HTTP-01: the body for GET /.well-known/acme-challenge/<token>, or null (answer 404). */
-  httpChallengeResponse(token: string): string | null {
-    return this.challenges.httpResponse(token);
-  }
-
-  /** TLS-ALPN-01: the context for a handshake offering ALPN acme-tls/1, or null (refuse it). */
-  alpnContext(serverName: string): tls.SecureContext | null {
-    return this.challenges.alpnContext(normalizeServerName(serverName));
-  }
-
-  /** Starts a renewal for every certificate that is due, and waits for all renewals in flight. */
+  // Starts every renewal that is due and waits for all in flight.
   async checkRenewals(): Promise<void> {
     for (const [host, state] of this.#hosts) this.#renewIfDue(host, state);
     await Promise.allSettled([...this.#hosts.values()].map((s) => s.pending));
@@ -169,7 +155,7 @@ export class AcmeManager implements CertManager {
   #renewIfDue(host: string, state: HostState): void {
     const now = this.#now();
     if (!state.cert || state.pending || now.getTime() < state.retryAtMs) return;
-    if (!renewalDue(state.cert, now, this.#opts.renewBeforeFraction ?? 1 / 3)) return;
+    if (!renewalDue(state.cert, now, RENEW_BEFORE_FRACTION)) return;
     this.#log.info('Renewing certificate', { host, expires: state.cert.notAfter.toISOString() });
     state.pending = this.#track(state, this.#order(host, state));
   }
@@ -185,7 +171,7 @@ export class AcmeManager implements CertManager {
       // As Go's autocert does, a challenge type that fails is followed at once
       // by a new order with the next type, so a CA that cannot reach port 80
       // (or port 443, behind a TLS-terminating CDN) still issues on this call.
-      let issued: Awaited<ReturnType<typeof issueCertificate>> | null = null;
+      let issued: Issued | null = null;
       for (let attempt = 1; issued === null; attempt++) {
         try {
           issued = await issueCertificate(client, host, this.#challengeTypes, this.challenges, (e) => this.#demote(e));
@@ -208,7 +194,7 @@ export class AcmeManager implements CertManager {
     } catch (err) {
       state.failures++;
       state.lastError = err as Error;
-      const delay = Math.min((this.#opts.retryBaseMs ?? 60_000) * 2 ** (state.failures - 1), this.#opts.retryMaxMs ?? 3_600_000);
+      const delay = Math.min((this.#opts.retryBaseMs ?? 60_000) * 2 ** (state.failures - 1), RETRY_MAX_MS);
       state.retryAtMs = this.#now().getTime() + delay;
       this.#log.error('Unable to obtain certificate', { host, error: (err as Error).message, retry_in_ms: delay });
       throw err;

@@ -1,9 +1,8 @@
 // Trusting a private ACME server's HTTPS certificate (pebble in tests, a
-// step-ca or similar behind --tls-acme-directory) without touching the rest
-// of the process: no NODE_EXTRA_CA_CERTS, no global agent. acme-client sends
-// every request through one shared axios instance and takes no per-client
-// agent, so a single request interceptor picks an https.Agent by the
-// request's origin; requests to other origins keep Node's default trust.
+// step-ca behind --tls-acme-directory) and nothing else in the process.
+// acme-client sends every request through one shared axios and takes no
+// agent, so a request interceptor picks an https.Agent by origin; other
+// origins keep Node's default trust.
 import type https from 'node:https';
 import { nodeHttps } from './lazy-tls.ts';
 import type { axios as AcmeAxios } from 'acme-client';

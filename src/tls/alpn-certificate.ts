@@ -2,12 +2,10 @@
 // a dNSName SAN for the domain and a critical acmeIdentifier extension holding
 // SHA-256(key authorization).
 //
-// Why not acme-client's createAlpnCertificate: it makes a CA certificate whose
-// key usage is keyCertSign|cRLSign only. OpenSSL will not pick an ECDHE-ECDSA
-// cipher for such a certificate, so a validator connecting with TLS 1.2 gets
-// a handshake failure (TLS 1.3 happens to work). Go's autocert sets no such
-// restriction; neither do we: no key usage, no CA flag. node:crypto cannot
-// build certificates, so this encodes the little DER needed by hand.
+// Not acme-client's createAlpnCertificate: its CA certificate allows only
+// keyCertSign|cRLSign, for which OpenSSL picks no ECDHE-ECDSA cipher, so a
+// TLS 1.2 validator fails. Like autocert we set no key usage and no CA flag.
+// node:crypto cannot build certificates: the little DER is encoded by hand.
 import { createHash, generateKeyPair, randomBytes, sign, type KeyObject } from 'node:crypto';
 
 const OID_ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
@@ -82,8 +80,7 @@ function time(d: Date): Buffer {
 }
 
 // Not util.promisify: an ES import of node:util builds its namespace, whose
-// lazy getters load node:worker_threads, parseArgs and the assert diff
-// (0.9 MiB of RSS, bench/README.md "Memory").
+// lazy getters load node:worker_threads and more (bench/README.md, "Memory").
 function newP256KeyPair(): Promise<{ privateKey: KeyObject; publicKey: KeyObject }> {
   return new Promise((resolve, reject) => {
     generateKeyPair('ec', { namedCurve: 'P-256' }, (err, publicKey, privateKey) => {

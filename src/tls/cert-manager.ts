@@ -5,25 +5,12 @@ import type tls from 'node:tls';
 import type { Certificate } from './certificate.ts';
 
 export interface CertManager {
-  /**
-   * The context to finish a handshake for `serverName` with.
-   * null: this manager will not serve that name (host policy, malformed name).
-   * Rejects when a certificate should exist but cannot be had right now
-   * (for example an ACME order failed and is backing off).
-   */
+  // null: this manager will not serve that name (host policy, malformed
+  // name). Rejects when a certificate should exist but cannot be had now
+  // (an ACME order backing off).
   getSecureContext(serverName: string): Promise<tls.SecureContext | null>;
-  /**
-   * The certificate for `serverName` if one is at hand now, without loading
-   * or ordering anything: what a client that sends no server name can get.
-   */
+  // What is at hand now, loading or ordering nothing: for clients without SNI.
   loadedCertificate(serverName: string): Certificate | null;
-}
-
-// SNI names are case-insensitive and may carry the root's trailing dot; the
-// cache files, the host policy and the ACME order all want the plain form
-// (Go's autocert does the same: lower-case, trim the trailing dot).
-export function normalizeServerName(name: string): string {
-  return name.trim().toLowerCase().replace(/\.$/, '');
 }
 
 // A name we would ever ask a CA for and store as a cache file: lower-case

@@ -15,7 +15,7 @@ export interface Certificate {
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
 
-export function pemBlocks(text: string): { type: string; pem: string }[] {
+function pemBlocks(text: string): { type: string; pem: string }[] {
   return [...text.matchAll(PEM_BLOCK)].map((m) => ({ type: m[1]!, pem: m[0] + '\n' }));
 }
 

@@ -1,13 +1,9 @@
-// Every certificate source of the running proxy, and the choice between them
-// per service: a custom certificate (loaded at deploy and restore), or
-// automatic certificates from an ACME CA. Services using the same CA and
-// cache share one AcmeManager, and every manager publishes its challenges in
-// one store, so the HTTP port and the TLS-ALPN handshake can answer for all.
-//
-// Both kinds of manager are loaded with the first service that needs one: the
-// ACME modules, with the node:crypto and node:fs/promises they import, are
-// 2.8 MiB of RSS that a proxy without TLS services never needs
-// (bench/README.md, "Memory").
+// Every certificate source of the running proxy, chosen per service: a
+// custom certificate, or automatic ones from an ACME CA. Services with the
+// same CA and cache share one AcmeManager, and all publish challenges in one
+// store, so the HTTP port and the TLS-ALPN handshake answer for all. Both
+// managers load with the first service that needs one (bench/README.md,
+// "Memory").
 import type { ServiceOptions } from '../config/service-options.ts';
 import type { AcmeManager } from './acme-manager.ts';
 import { ChallengeStore } from './acme-challenges.ts';

@@ -1,8 +1,7 @@
 // node:tls, node:https and node:http2, loaded when first used rather than at
-// start: together about 8 MiB of RSS (OpenSSL's TLS state, the HTTP/2 session
-// code), which a proxy whose services all run without TLS never needs. The
+// start: a proxy whose services all run without TLS never needs them. The
 // HTTPS port is still bound at start; its first connection, or the first
-// certificate, loads them (a few ms, once).
+// certificate, loads them.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

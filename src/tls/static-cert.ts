@@ -9,7 +9,7 @@ import { parseCertificate, type Certificate } from './certificate.ts';
 
 // kamal-proxy's ErrorUnableToLoadCertificate: every failure (missing file,
 // bad PEM, key that is not the certificate's) reads the same to the client.
-export const UNABLE_TO_LOAD_CERTIFICATE = 'unable to load certificate';
+const UNABLE_TO_LOAD_CERTIFICATE = 'unable to load certificate';
 
 export class StaticCertManager implements CertManager {
   readonly certificate: Certificate;

@@ -1,17 +1,11 @@
-// SNICallback + ALPNCallback for the HTTPS listener, so that one port serves
-// the service certificates and answers TLS-ALPN-01 (RFC 8737), as Go's
-// GetCertificate does by looking at the ClientHello's ALPN list.
-//
-// Node hands the two decisions to separate callbacks whose order depends on
-// the TLS version (measured on Node 24):
-//   TLS 1.3: ALPNCallback, then SNICallback;
-//   TLS 1.2: SNICallback, then ALPNCallback.
-// socket.setKeyCert() from ALPNCallback replaces the certificate in both
-// cases. So ALPNCallback decides for acme-tls/1; for TLS 1.2, SNICallback may
-// have to answer before knowing whether the client is the CA's validator.
-//
-// Usage: http2.createSecureServer({ allowHTTP1: true, ...createTlsCallbacks(…) })
-// (ALPNCallback replaces ALPNProtocols; Node refuses both together.)
+// SNICallback + ALPNCallback for the HTTPS listener, so one port serves the
+// service certificates and answers TLS-ALPN-01 (RFC 8737), as Go's
+// GetCertificate does from the ClientHello's ALPN list. Node's order of the
+// two depends on the version: TLS 1.3 ALPN then SNI, TLS 1.2 SNI then ALPN;
+// socket.setKeyCert() from ALPNCallback replaces the certificate either way.
+// So ALPNCallback decides for acme-tls/1, and under TLS 1.2 SNICallback may
+// answer before knowing whether the client is the CA's validator.
+// ALPNCallback replaces ALPNProtocols (Node refuses both together).
 import type tls from 'node:tls';
 import { ACME_TLS_ALPN_PROTOCOL } from './acme-challenges.ts';
 
@@ -47,13 +41,11 @@ export function createTlsCallbacks(opts: TlsCallbacksOptions): TlsCallbacks {
         pending.then(answer, (err: Error) => cb(err));
         return;
       }
-      // A TLS-ALPN-01 challenge for this name is live and ALPN is not known
-      // yet (TLS 1.2), so this may be the validator. Waiting for the
-      // certificate could mean waiting for this very validation; so unless the
-      // certificate is at hand (a renewal), hand out the challenge certificate
-      // and let ALPNCallback decide. A TLS 1.2 client that sends no ALPN at
-      // all keeps it and fails verification: like the refusal below, only
-      // while a name's first certificate is being validated (about a second).
+      // A challenge is live and ALPN not known yet (TLS 1.2): this may be the
+      // validator, and waiting for the certificate could mean waiting for this
+      // very validation. Unless the certificate is at hand (a renewal), hand
+      // out the challenge certificate and let ALPNCallback decide. A TLS 1.2
+      // client with no ALPN keeps it and fails, only during a first validation.
       let settled = false;
       pending.then(
         (ctx) => {
@@ -82,8 +74,7 @@ export function createTlsCallbacks(opts: TlsCallbacksOptions): TlsCallbacks {
         return ACME_TLS_ALPN_PROTOCOL;
       }
       // A TLS 1.2 client that got the challenge certificate: we cannot wait
-      // for the real one here, so refuse it (only while a first certificate
-      // for the name is being validated; the client can retry moments later).
+      // for the real one here, so refuse it (it can retry moments later).
       if (provisional.has(socket)) return undefined;
       others.add(socket);
       return protocols.find((p) => offered.includes(p));

@@ -35,6 +35,7 @@ import { POOL_CLOSED, ProxyError, UPSTREAM_CONNECT_TIMEOUT, UPSTREAM_CONNECT_WAI
 import { ConnectWindow } from './connect-window.ts';
 import { type Carrier, Exchange, type UpstreamHandler, type UpstreamRequest } from './exchange.ts';
 import { type ConnectionOwner, Http1Connection } from './http1-connection.ts';
+import type { UpstreamClient } from './upstream-client.ts';
 
 const poolClosed = () => new ProxyError(POOL_CLOSED, 'target is closed');
 
@@ -53,7 +54,7 @@ export interface Http1PoolOptions {
   retryBackoffMs: number; // the first wait before connecting again after a refusal; doubles
 }
 
-export class Http1Pool implements ConnectionOwner, Carrier {
+export class Http1Pool implements UpstreamClient, ConnectionOwner, Carrier {
   readonly #host: string;
   readonly #port: number;
   readonly #options: Http1PoolOptions;

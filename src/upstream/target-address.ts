@@ -16,7 +16,8 @@ export function parseTargetAddress(text: string): TargetAddress {
   const m = TARGET_PATTERN.exec(text);
   const port = m?.[2] === undefined ? DEFAULT_TARGET_PORT : Number(m[2]);
   if (m === null || port < 1 || port > 65535) {
-    throw new InvalidTargetError(`invalid host pattern: ${JSON.stringify(text)}`);
+    // kamal-proxy's wording, odd spacing included: "<target> :invalid host pattern".
+    throw new InvalidTargetError(`${text} :invalid host pattern`);
   }
   return { host: m[1]!, port, address: `${m[1]}:${port}` };
 }

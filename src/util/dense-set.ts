@@ -1,20 +1,9 @@
 // A set for objects that come and go all the time (requests in flight, open
-// connections): the members sit in an array and each one carries its index,
-// so add and delete are O(1) and allocate nothing once the array has grown to
-// the working size.
-//
-// Why not a Set: under churn V8 rebuilds a Set's hash table every few hundred
-// insertions, and each replaced table keeps a pointer to its successor (for
-// iterators still walking it) and its entries as they were. Once one table
-// is in the old generation (a mark-compact promotes every live young object)
-// it is garbage that no scavenge looks at, yet it keeps the next table alive,
-// that one the next, and each holds the requests that were in flight when it
-// was made. Under load every request's objects were promoted until the next
-// mark-compact, which promoted the table of the day and started it over:
-// 300 KB per scavenge instead of 0.1 KB, 10–20% fewer requests/s and 40 MiB
-// more RSS after a load (bench/README.md, "Memory").
-//
-// A member belongs to one DenseSet at a time (its index lives on it).
+// connections): members sit in an array and carry their index, so add and
+// delete allocate nothing. Not a Set: under churn V8 replaces a Set's hash
+// table, each old table keeps its successor alive, and once one is in the old
+// generation the chain promotes every request in flight (bench/README.md,
+// "The promotion regime"). A member belongs to one DenseSet at a time.
 export const denseSlot = Symbol('kamal-napper.dense-set-slot');
 
 export interface DenseSetMember {

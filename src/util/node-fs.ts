@@ -1,14 +1,9 @@
-// node:fs, loaded as CommonJS, and the awaited file operations of the
-// running proxy (state file, error pages, --nap-command pid files) on its
-// callback API.
-//
-// Not an ES import of node:fs: building its namespace runs the lazy getter of
-// fs.promises, which loads node:fs/promises with the readline, REPL-history
-// and stream modules it needs, 1.2 MiB of RSS in the idle proxy
-// (bench/README.md, "Memory"; node:http has the same trap, see
-// src/http/node-http.ts). Import fs from here in the proxy's own code;
-// `import type` is free. What needs FileHandle (spill files) or runs only with
-// TLS still uses fs.promises, loaded on its first use.
+// node:fs loaded as CommonJS, and promise versions of its callback API for
+// the running proxy. An ES import of node:fs builds its namespace, whose lazy
+// fs.promises getter loads node:fs/promises and more (bench/README.md,
+// "Memory"; node:http has the same trap, src/http/node-http.ts). Import fs
+// from here in the proxy's own code; `import type` is free. What needs
+// FileHandle (spill files) or runs only with TLS uses fs.promises on demand.
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);

@@ -1,12 +1,7 @@
-// Random bytes from the kernel's generator, read from /dev/urandom (Go's
-// crypto/rand, which kamal-proxy uses, asks the same generator through
-// getrandom(2)). For request ids and the names of temp files.
-//
-// Not node:crypto: loading it (38 modules and OpenSSL's state) is 2 MiB of
-// RSS in a bare process, which a proxy that serves no TLS would otherwise
-// carry for these alone (bench/README.md, "Memory"). A fill is one read(2);
-// the descriptor stays open (Node opens it close-on-exec, so apps started by
-// --nap-command do not inherit it).
+// Random bytes from /dev/urandom, the generator Go's crypto/rand (kamal-proxy)
+// uses, for request ids and temp file names. Not node:crypto, which a proxy
+// without TLS would otherwise load for these alone (bench/README.md,
+// "Memory"). The descriptor stays open, close-on-exec.
 import { fs } from './node-fs.ts';
 
 const { openSync, readSync } = fs;

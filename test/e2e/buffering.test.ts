@@ -16,6 +16,9 @@ import { waitFor } from '../helpers/wait.ts';
 
 quietLogs();
 
+// Past every socket buffer on loopback, so the client's pace matters.
+const HUGE = Buffer.alloc(6 * 1024 * 1024, 'abcdefgh');
+
 describe('buffering', () => {
   let proxy: TestProxy;
   let app: Backend;
@@ -38,6 +41,7 @@ describe('buffering', () => {
           return true;
         }
         if (req.url === '/big') return (res.writeHead(200, { 'Content-Length': '100' }).end('x'.repeat(100)), true);
+        if (req.url === '/huge') return (res.writeHead(200, { 'Content-Length': String(HUGE.length) }).end(HUGE), true);
         if (req.url === '/small') return (res.writeHead(200, { 'Content-Length': '5' }).end('small'), true);
         if (req.url === '/chunked') {
           res.writeHead(200, { 'Content-Type': 'text/plain' });
@@ -132,6 +136,20 @@ describe('buffering', () => {
   test('a buffered response arrives intact', async () => {
     const r = await send('buf.example.com', '/big');
     assert.deepEqual([r.status, r.body, r.headers['content-length']], [200, 'x'.repeat(100), '100']);
+  });
+
+  test('a buffered response past --buffer-memory spills to disk and arrives intact, also at a client that reads slowly', async () => {
+    const r = await send('buf.example.com', '/huge');
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-length'], String(HUGE.length));
+    assert.ok(r.body === HUGE.toString('latin1'), 'body differs');
+    const slow = await request(proxy.url('/huge'), { headers: { host: 'buf.example.com' }, highWaterMark: 1024 });
+    let got = 0;
+    for await (const chunk of slow.body) {
+      got += (chunk as Buffer).length;
+      if (got < 256 * 1024) await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.equal(got, HUGE.length);
   });
 
   test('event streams and chunked responses are not buffered', async () => {

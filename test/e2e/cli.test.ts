@@ -72,7 +72,7 @@ describe('CLI against a running proxy', () => {
       [['deploy', 'a', `--target=${app.address}`, '--bogus'], 'Error: unknown flag: --bogus\n'],
       [['deploy', 'a', `--target=${app.address}`, '--deploy-timeout=30'], 'Error: invalid argument "30" for "--deploy-timeout" flag: time: missing unit in duration "30"\n'],
       [['deploy', 'a', `--target=${app.address}`, '--drain-timeout=soon'], 'Error: invalid argument "soon" for "--drain-timeout" flag: time: invalid duration "soon"\n'],
-      [['deploy', 'a', '--target=/nope'], 'Error: invalid host pattern: "/nope"\n'],
+      [['deploy', 'a', '--target=/nope'], 'Error: /nope :invalid host pattern\n'],
       [['deploy', 'a', `--target=${app.address}`, '--health-check-port=eighty'], 'Error: invalid argument "eighty" for "--health-check-port" flag: strconv.ParseInt: parsing "eighty": invalid syntax\n'],
       [['deploy', `--target=${app.address}`], 'Error: accepts 1 arg(s), received 0\n'],
       [['deploy', 'a'], 'Error: required flag(s) "target" not set\n'],

@@ -207,7 +207,7 @@ describe('custom certificates, redirects and the TLS rules', () => {
     const cases: [Parameters<typeof deployParams>[2], string][] = [
       [{ options: { tlsEnabled: true } }, 'service options invalid: host must be set when using TLS'],
       [{ options: { tlsEnabled: true, hosts: ['a.test', ''] } }, 'service options invalid: host must be set when using TLS'],
-      [{ options: { tlsEnabled: true, hosts: ['*.wild.test'] } }, 'service options invalid: automatic TLS does not support wildcards'],
+      [{ options: { tlsEnabled: true, hosts: ['*.wild.test'] } }, 'automatic TLS does not support wildcards'],
       [{ options: { tlsEnabled: true, hosts: ['a.test'], pathPrefixes: ['/api'] } }, 'service options invalid: TLS settings must be specified on the root path service'],
       [{ options: { hosts: ['a.test'], canonicalHost: 'b.test' } }, "service options invalid: canonical-host 'b.test' must be present in the hosts list: [a.test]"],
       [{ options: { tlsOnDemandUrl: '/allow' } }, 'service options invalid: TLS must be enabled to use a TLS on-demand URL'],

@@ -197,10 +197,12 @@ describe('traffic control', () => {
     await proxy.router.deploy(
       deployParams('canon', [app.address], { options: { hosts: ['example.org', 'www.example.org'], canonicalHost: 'example.org' } }),
     );
-    const r = await get(`www.example.org:${proxy.httpPort}`, '/path?q=1');
+    const r = await get(`www.example.org:${proxy.httpPort}`, '/path?q=1&r=2');
     assert.equal(r.status, 301);
-    assert.equal(r.headers.location, 'http://example.org/path?q=1');
+    assert.equal(r.headers.location, 'http://example.org/path?q=1&r=2');
     assert.equal(r.headers.connection, 'close');
+    // Go's http.Redirect body, escaped as net/http escapes it.
+    assert.equal(r.body, '<a href="http://example.org/path?q=1&amp;r=2">Moved Permanently</a>.\n\n');
     assert.equal((await get('example.org')).status, 200);
     const post = await get('www.example.org', '/form', {}, 'POST');
     assert.deepEqual([post.status, post.body], [301, '']);

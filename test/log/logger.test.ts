@@ -86,17 +86,6 @@ test('values JSON cannot encode are logged as an !ERROR string, not thrown', () 
   f.close();
 });
 
-test('infoRaw appends ready-made attribute JSON', () => {
-  const f = fileLogger();
-  f.logger.infoRaw('Request', ',"host":"example.com","status":200,"duration":1234567');
-  f.logger.flushSync();
-  assert.equal(
-    f.lines()[0],
-    '{"time":"2026-11-23T23:45:57.123Z","level":"INFO","msg":"Request","host":"example.com","status":200,"duration":1234567}',
-  );
-  f.close();
-});
-
 test('formatTime is RFC 3339 in UTC with trailing zeros trimmed, like RFC3339Nano', () => {
   assert.equal(formatTime(new Date('2026-11-23T23:45:57.123Z')), '2026-11-23T23:45:57.123Z');
   assert.equal(formatTime(new Date('2026-11-23T23:45:57.120Z')), '2026-11-23T23:45:57.12Z');

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { DockerEngine } from '../../src/docker/engine.ts';
 import { loadNapConfig } from '../../src/nap/nap-config.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
-import { napFlagsFromLabels, NapLabelError } from '../../src/nap/nap-labels.ts';
+import { napFlagsFromLabels, LabelError } from '../../src/config/option-labels.ts';
 import { napFlagsFor, resolveNapOptions } from '../../src/router/napping.ts';
 import { FakeEngine } from '../docker/fake-engine.ts';
 
@@ -69,7 +69,7 @@ describe('napping by default for Kamal app containers', () => {
   test('a bad label value is a deploy error naming the label and the container', async () => {
     const { target, name } = kamalApp({ 'kamal-napper.idle-timeout': 'soon' });
     await assert.rejects(napFlagsFor('app-web', null, [target], env(config())), (err: Error) => {
-      assert.ok(err instanceof NapLabelError);
+      assert.ok(err instanceof LabelError);
       assert.match(err.message, /kamal-napper\.idle-timeout="soon"/);
       assert.ok(err.message.includes(name), err.message);
       return true;

@@ -26,11 +26,11 @@ test('a wake in its retry backoff stops retrying when the service is removed', a
   const hooks = { probe: async () => false, ready() {}, asleep() {}, changed() {} };
   const napper = new Napper(
     'app-web',
-    { idleTimeoutMs: 60_000, wakeTimeoutMs: 30_000, container: '', command: '', group: false },
+    { idleTimeoutMs: 60_000, wakeTimeoutMs: 30_000, runtime: { kind: 'docker', container: '', group: false } },
     [runtime],
     hooks,
     { maxRetries: 3, pollIntervalMs: 0 },
-    { options: { idleTimeoutMs: 60_000, wakeTimeoutMs: 30_000, container: '', command: '', group: false }, asleep: true, lastActivityMs: 0, wakes: 0 },
+    { options: { idleTimeoutMs: 60_000, wakeTimeoutMs: 30_000, runtime: { kind: 'docker', container: '', group: false } }, asleep: true, lastActivityMs: 0, wakes: 0 },
   );
   // Removed right after the first failed start, while the retry waits.
   runtime.onStart = () => queueMicrotask(() => napper.close());

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { compileTemplate, escapeHtml } from '../../src/pages/template.ts';
+import { escapeHtml } from '../../src/pages/escape-html.ts';
+import { compileTemplate } from '../../src/pages/template.ts';
 
 const render = (source: string, message: string): string => compileTemplate(source).render({ Message: message });
 

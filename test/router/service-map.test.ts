@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { normalizePathPrefixes, stripPathPrefix } from '../../src/http/paths.ts';
-import { ServiceMap, normalizeHosts } from '../../src/router/service-map.ts';
+import { normalizeHosts } from '../../src/http/host.ts';
+import { ServiceMap } from '../../src/router/service-map.ts';
 import type { Routable } from '../../src/router/service-map.ts';
 
 interface Svc extends Routable {
@@ -289,18 +290,6 @@ describe('ServiceMap construction', () => {
     assert.throws(() => {
       (match as { prefix: string }).prefix = '/hijack';
     }, TypeError);
-  });
-});
-
-describe('normalizeHosts', () => {
-  it('lower-cases, drops a trailing dot and brackets, and dedupes', () => {
-    assert.deepEqual(normalizeHosts(['Example.com', 'example.com.', 'A.example.com']), ['example.com', 'a.example.com']);
-    assert.deepEqual(normalizeHosts(['[::1]']), ['::1']);
-  });
-
-  it('turns no hosts into the catch-all', () => {
-    assert.deepEqual(normalizeHosts([]), ['']);
-    assert.deepEqual(normalizeHosts(['']), ['']);
   });
 });
 

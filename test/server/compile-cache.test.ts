@@ -37,7 +37,8 @@ test('after the install-time warm-up, neither the server nor the CLI loads the T
   const { child } = await spawnProxy([`--http-port=${await freePort()}`, `--https-port=${await freePort()}`], runEnv, t);
   // A client verb, and on the server a module loaded on demand (the
   // custom-certificate loader, for a deploy whose certificate is missing).
-  const deploy = await cli(['deploy', 'app', '--target=127.0.0.1:9', '--host=a.example.test', '--tls', '--tls-certificate-path=/nonexistent.pem', '--tls-private-key-path=/nonexistent.key'], runEnv);
+  // --force: kamal-proxy loads the certificate after the health wait.
+  const deploy = await cli(['deploy', 'app', '--target=127.0.0.1:9', '--force', '--host=a.example.test', '--tls', '--tls-certificate-path=/nonexistent.pem', '--tls-private-key-path=/nonexistent.key'], runEnv);
   assert.notEqual(deploy.code, 0);
   assert.match(deploy.stderr, /certificate/);
   const exited = new Promise((resolve) => child.once('exit', resolve));

@@ -3,14 +3,16 @@
 // hand-over), and the framing of what Http1Response writes.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from '../../src/http/proxy-request.ts';
+import type { ProxyResponse } from '../../src/http/proxy-response.ts';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Http1FastConnection, Http1Request } from '../../src/server/http1-fast-path.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (req: ProxyRequest, res: ProxyResponse) => void;
 
 describe('HTTP/1.1 fast path', () => {
   let listener: net.Server;
@@ -20,12 +22,11 @@ describe('HTTP/1.1 fast path', () => {
   let handler: Handler;
   const echo: Handler = (req, res) => {
     let body = 0;
-    req.on?.('data', (d: Buffer) => (body += d.length));
     const answer = () => res.end(`${req.method} ${req.url} body=${body}`);
     if (req instanceof Http1Request) {
       body = req.body?.length ?? 0;
       answer();
-    } else req.on('end', answer);
+    } else (req as IncomingMessage).on('data', (d: Buffer) => (body += d.length)).on('end', answer);
   };
 
   before(async () => {
@@ -151,7 +152,7 @@ describe('HTTP/1.1 fast path', () => {
   });
 
   test('headers: more than 32 lines all arrive; duplicates fold as in node:http', async () => {
-    let seen: IncomingMessage | null = null;
+    let seen: ProxyRequest | null = null;
     handler = (req, res) => {
       seen = req;
       res.end('ok');
@@ -185,11 +186,9 @@ describe('HTTP/1.1 fast path', () => {
     assert.deepEqual(taken, ['node']);
   });
 
-  test('a response without a length is chunked, and setHeader() merges under writeHead()', async () => {
+  test('a response without a length is chunked', async () => {
     handler = (_req, res) => {
-      res.setHeader('Retry-After', '1');
-      res.setHeader('X-Overridden', 'old');
-      res.writeHead(200, ['Content-Type', 'text/plain', 'X-Overridden', 'new']);
+      res.writeHead(200, ['Content-Type', 'text/plain', 'X-Kept', 'yes']);
       res.write('hello ');
       res.write(Buffer.from('wörld'));
       res.end('!');
@@ -201,8 +200,7 @@ describe('HTTP/1.1 fast path', () => {
       }).on('error', reject);
     });
     assert.equal(res.headers['transfer-encoding'], 'chunked');
-    assert.equal(res.headers['retry-after'], '1');
-    assert.equal(res.headers['x-overridden'], 'new');
+    assert.equal(res.headers['x-kept'], 'yes');
     assert.equal(res.body, 'hello wörld!');
   });
 

@@ -3,14 +3,17 @@
 // Http2Response sends (head, body, back-pressure, resets), on real sockets.
 import assert from 'node:assert/strict';
 import http2 from 'node:http2';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { ClientPeer, ProxyRequest } from '../../src/http/proxy-request.ts';
+import type { Http2Response } from '../../src/server/http2-response.ts';
+import type { ProxyResponse } from '../../src/http/proxy-response.ts';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { Http2Request, takeHttp2Streams } from '../../src/server/http2-fast-path.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 import { waitFor } from '../helpers/wait.ts';
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+type Handler = (req: ProxyRequest, res: ProxyResponse, body?: Buffer | null, peer?: ClientPeer) => void;
 
 interface Reply {
   headers: http2.IncomingHttpHeaders;
@@ -30,15 +33,14 @@ describe('HTTP/2 fast path', () => {
     let body = 0;
     const answer = () => res.end(`${req.method} ${req.url} body=${body}`);
     if (req instanceof Http2Request) return answer();
-    req.on('data', (d: Buffer) => (body += d.length));
-    req.on('end', answer);
+    (req as IncomingMessage).on('data', (d: Buffer) => (body += d.length)).on('end', answer);
   };
 
   before(async () => {
     server = http2.createSecureServer({ key: cert.keyPem, cert: cert.certPem, allowHTTP1: true });
-    const onRequest: Handler = (req, res) => {
+    const onRequest: Handler = (req, res, body, peer) => {
       taken.push(req instanceof Http2Request ? 'fast' : 'node');
-      handler(req, res);
+      handler(req, res, body, peer);
     };
     server.on('request', onRequest as never);
     takeHttp2Streams(server, onRequest);
@@ -79,9 +81,11 @@ describe('HTTP/2 fast path', () => {
   }
 
   test('a GET is taken: the pseudo-headers are there, end() gives Content-Length and Date, and no trailers follow', async () => {
-    let seen: IncomingMessage | undefined;
-    handler = (req, res) => {
+    let seen: ProxyRequest | undefined;
+    let seenPeer: ClientPeer | undefined;
+    handler = (req, res, _body, peer) => {
       seen = req;
+      seenPeer = peer;
       echo(req, res);
     };
     const r = await fetch({ ':path': '/a?x=1', 'x-custom': 'c' });
@@ -95,7 +99,7 @@ describe('HTTP/2 fast path', () => {
     assert.equal(seen!.headers[':authority'], 'h2.example.test');
     assert.equal(seen!.headers['x-custom'], 'c');
     assert.ok(seen!.rawHeaders.includes(':method') && seen!.rawHeaders.includes('x-custom'), String(seen!.rawHeaders));
-    assert.equal(seen!.socket.remoteAddress, '127.0.0.1');
+    assert.equal(seenPeer!.remoteAddress, '127.0.0.1');
   });
 
   test('a request with a body, or a declared Content-Length, goes to the compat layer with its body', async () => {
@@ -108,10 +112,8 @@ describe('HTTP/2 fast path', () => {
     assert.equal(get.body.toString(), 'GET /g body=0');
   });
 
-  test('writeHead: names go out lower-cased, repeated ones kept, connection-specific ones dropped, setHeader() loses to the list', async () => {
+  test('writeHead: names go out lower-cased, repeated ones kept, connection-specific ones dropped', async () => {
     handler = (_req, res) => {
-      res.setHeader('X-Early', 'early');
-      res.setHeader('X-Both', 'from setHeader');
       res.writeHead(201, [
         'X-Both', 'from writeHead',
         'Set-Cookie', 'a=1', 'Set-Cookie', 'b=2',
@@ -123,7 +125,6 @@ describe('HTTP/2 fast path', () => {
     };
     const r = await fetch({ ':path': '/h' });
     assert.equal(r.headers[':status'], 201);
-    assert.equal(r.headers['x-early'], 'early');
     assert.equal(r.headers['x-both'], 'from writeHead');
     assert.deepEqual(r.headers['set-cookie'], ['a=1', 'b=2']);
     for (const name of ['connection', 'keep-alive', 'transfer-encoding', 'upgrade', 'proxy-connection']) assert.equal(r.headers[name], undefined, name);
@@ -143,7 +144,7 @@ describe('HTTP/2 fast path', () => {
   });
 
   test('a streamed body reaches the client chunk by chunk, before the response ends', async () => {
-    let res!: ServerResponse;
+    let res!: ProxyResponse;
     handler = (_req, r) => {
       res = r;
       r.writeHead(200, ['Content-Type', 'text/event-stream'] as never);
@@ -197,10 +198,10 @@ describe('HTTP/2 fast path', () => {
 
   test('a complete response emits "finish" then "close", with writableFinished', async () => {
     const events: string[] = [];
-    let res!: ServerResponse;
+    let res!: ProxyResponse;
     handler = (_req, r) => {
       res = r;
-      r.on('finish', () => events.push('finish'));
+      (r as Http2Response).on('finish', () => events.push('finish'));
       r.on('close', () => events.push(`close finished=${r.writableFinished}`));
       r.end('done');
     };
@@ -236,12 +237,12 @@ describe('HTTP/2 fast path', () => {
 
   test('a client that resets its stream, or drops the connection, leaves an unfinished response that closes quietly', async () => {
     const results: string[] = [];
-    handler = (req, res) => {
+    handler = (req, res, _body, peer) => {
       res.writeHead(200, ['Content-Type', 'text/plain'] as never);
       res.write('first');
       res.on('close', () => {
         // The request's address stays readable after its session is gone.
-        results.push(`${req.url} finished=${res.writableFinished} destroyed=${res.destroyed} from=${req.socket.remoteAddress}`);
+        results.push(`${req.url} finished=${res.writableFinished} destroyed=${res.destroyed} from=${peer?.remoteAddress}`);
         // Writing to a closed response is refused, not thrown.
         assert.equal(res.write('late'), false);
         res.end('later');

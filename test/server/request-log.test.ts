@@ -46,7 +46,7 @@ function randomContext(r: () => number): { ctx: RequestContext; expected: (durat
   const req = { url, method: pick(['GET', 'POST', 'PROPFIND']), httpVersion: pick(['1.0', '1.1', '2.0']), headers } as unknown as IncomingMessage;
   const res = { statusCode: pick([200, 404, 502]) } as unknown as ServerResponse;
   const socket = { remoteAddress: pick(['127.0.0.1', '::1', s()]), remotePort: pick([0, 1, 65535]) } as unknown as Socket;
-  const ctx = new RequestContext(req, res, socket, pick(['http', 'https'] as const), pick([0, 80, 443]));
+  const ctx = new RequestContext(req, res, null, null, socket, pick(['http', 'https'] as const), pick([0, 80, 443]));
   Object.assign(ctx, {
     requestId: s(),
     serviceName: s(),

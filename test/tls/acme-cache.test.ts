@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, test } from 'node:test';
-import { AcmeCache, LETS_ENCRYPT_PRODUCTION_URL, LETS_ENCRYPT_STAGING_URL, acmeCacheDir } from '../../src/tls/acme-cache.ts';
+import { LETS_ENCRYPT_STAGING_URL } from '../../src/config/defaults.ts';
+import { AcmeCache, LETS_ENCRYPT_PRODUCTION_URL, acmeCacheDir } from '../../src/tls/acme-cache.ts';
 import { tempDir } from './openssl.ts';
 
 const dir = tempDir();

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { axios as acmeAxios } from 'acme-client';
+import { hostKey } from '../../src/http/host.ts';
 import { acmeChallengeToken } from '../../src/tls/acme-challenges.ts';
 import { AcmeManager, type AcmeManagerOptions } from '../../src/tls/acme-manager.ts';
 import { createTlsCallbacks } from '../../src/tls/tls-callbacks.ts';
@@ -91,7 +92,7 @@ export async function startHttpChallenges(
   const server = http.createServer(async (req, res) => {
     const token = acmeChallengeToken(req.url ?? '');
     const host = (req.headers.host ?? '').replace(/:\d+$/, '');
-    const body = token ? manager.httpChallengeResponse(token) : null;
+    const body = token ? manager.challenges.httpResponse(token) : null;
     if (body === null || (hold && !(await hold(host)))) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end(body);
   });
@@ -101,12 +102,12 @@ export async function startHttpChallenges(
 // The proxy's HTTPS listener: our callbacks over http2 with HTTP/1.1 allowed.
 export async function startHttps(
   port: number,
-  manager: Pick<AcmeManager, 'getSecureContext' | 'alpnContext'>,
+  manager: Pick<AcmeManager, 'getSecureContext' | 'challenges'>,
   tlsOptions: tls.TlsOptions = {},
 ): Promise<Listener> {
   const callbacks = createTlsCallbacks({
     getSecureContext: (name) => manager.getSecureContext(name),
-    alpnContext: (name) => manager.alpnContext(name),
+    alpnContext: (name) => manager.challenges.alpnContext(hostKey(name)),
   });
   const server = http2.createSecureServer({ allowHTTP1: true, ...tlsOptions, ...callbacks }, (req, res) => {
     res.end(`hello over ${req.httpVersion}`);

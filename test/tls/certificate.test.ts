@@ -5,7 +5,8 @@ import { createPrivateKey } from 'node:crypto';
 import fs from 'node:fs';
 import { after, test } from 'node:test';
 import { acmeChallengeToken } from '../../src/tls/acme-challenges.ts';
-import { isCertifiableName, normalizeServerName } from '../../src/tls/cert-manager.ts';
+import { hostKey } from '../../src/http/host.ts';
+import { isCertifiableName } from '../../src/tls/cert-manager.ts';
 import { coversHost, decodeBundle, encodeBundle, parseCertificate, renewalDue } from '../../src/tls/certificate.ts';
 import { tempDir, testCa } from './openssl.ts';
 
@@ -50,7 +51,7 @@ test('renewal is due once the given fraction of the lifetime is left', () => {
 });
 
 test('server names are normalized and checked before they reach a CA or a file name', () => {
-  assert.equal(normalizeServerName('App.Example.TEST.'), 'app.example.test');
+  assert.equal(hostKey('App.Example.TEST.'), 'app.example.test');
   for (const ok of ['app.example.test', 'a-b.example.test', 'xn--bcher-kva.example', '1.example.test']) assert.ok(isCertifiableName(ok), ok);
   for (const bad of ['localhost', '', '*.example.test', 'a..b', '../x.test', 'a/b.test', '-a.example.test', 'a b.test', '_acme.example.test', 'App.example.test']) {
     assert.equal(isCertifiableName(bad), false, bad);

@@ -1,15 +1,9 @@
 // The parts of undici the proxy uses (Pool, Client, Agent, their request()
-// method, the redirect interceptor), loaded file by file. undici's index also
-// loads fetch, WebSocket, EventSource, the HTTP cache with node:sqlite and the
-// mocks, none of which we use: 12 MB of RSS in every proxy process
-// (bench/README.md, "Memory"). The files are undici's own; the types are its
-// public ones.
-//
-// Loaded on first use: proxied requests go through our own client
-// (src/upstream/) unless Node's internals it runs on are not usable
-// (src/upstream/client-choice.ts), so a proxy restored from its state file
-// with no WebSocket, no multi-target health checks and no Docker napping
-// never needs it (2 MiB, and node:http2, which undici's Client requires).
+// method, the redirect interceptor), loaded file by file: undici's index also
+// loads fetch, WebSocket, EventSource and the HTTP cache, none of which we use
+// (bench/README.md, "Memory"). Loaded on first use: a proxy restored with no
+// WebSocket, no multi-target health checks and no Docker napping, on our own
+// upstream client (src/upstream/), never needs it.
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';
 

@@ -3,7 +3,7 @@
 // its hooks: probe = the service's health check on its writer targets,
 // ready = targets take traffic, asleep = stop health-checking.
 import { fs } from '../util/node-fs.ts';
-import type { NapStatusEntry } from '../control/protocol.ts';
+import type { NapStatusEntry } from './commands.ts';
 import type { ContainerInfo, DockerEngine } from '../docker/engine.ts';
 import { probeOnce } from '../health/health-check.ts';
 import { log } from '../log/logger.ts';

@@ -4,7 +4,7 @@
 // (state-keeper.ts): it fails while nothing has changed, or it succeeds.
 // The routing table is rebuilt as a whole on every change and swapped in one
 // assignment, so a request sees either the old table or the new one.
-import type { DeployParams, ListEntry, NapStatusEntry } from '../control/protocol.ts';
+import type { DeployParams, ListEntry, NapStatusEntry } from './commands.ts';
 import { optionsFromLabels, withLabelled } from '../config/option-labels.ts';
 import { abandonNap, attachNapper, detachNapper, kamalAppFor, napFlagsOf, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';

@@ -7,7 +7,8 @@
 // compressor. A stream (an event stream, or a body of unknown length) is
 // flushed after each upstream write, so an event reaches the client when the
 // app sends it, not when a block fills.
-import zlib from 'node:zlib';
+import { createRequire } from 'node:module';
+import type * as Zlib from 'node:zlib';
 import type { Transform } from 'node:stream';
 import * as d from '../config/defaults.ts';
 import type { TargetOptions } from '../config/service-options.ts';
@@ -19,21 +20,27 @@ export function compressResponses(_o: TargetOptions): ResponseFilter {
   return (next, owner) => new CompressedResponse(next, owner);
 }
 
-const { constants } = zlib;
-const FLUSH: Record<Coding, number> = {
-  gzip: constants.Z_SYNC_FLUSH,
-  br: constants.BROTLI_OPERATION_FLUSH,
-  zstd: constants.ZSTD_e_flush,
-};
+// node:zlib loads with the first compressed response: a proxy with no
+// --compress service never needs it.
+let zlibModule: typeof Zlib | null = null;
+function zlib(): typeof Zlib {
+  return (zlibModule ??= createRequire(import.meta.url)('node:zlib') as typeof Zlib);
+}
+
+function flushKind(coding: Coding): number {
+  const { constants } = zlib();
+  return coding === 'gzip' ? constants.Z_SYNC_FLUSH : coding === 'br' ? constants.BROTLI_OPERATION_FLUSH : constants.ZSTD_e_flush;
+}
 
 const LEVELS: Record<Coding, number> = { gzip: d.COMPRESS_GZIP_LEVEL, br: d.COMPRESS_BROTLI_QUALITY, zstd: d.COMPRESS_ZSTD_LEVEL };
 
-export type Compressor = Transform & zlib.Zlib;
+export type Compressor = Transform & Zlib.Zlib;
 
 // `length`: the body's size when known, so brotli and zstd size their windows
 // and tables to it; -1 for a stream, which gets small ones. `level`: the bench
 // tries others.
-function options(coding: Coding, length: number, level: number): zlib.ZlibOptions & zlib.BrotliOptions & zlib.ZstdOptions {
+function options(coding: Coding, length: number, level: number): Zlib.ZlibOptions & Zlib.BrotliOptions & Zlib.ZstdOptions {
+  const { constants } = zlib();
   switch (coding) {
     case 'gzip':
       return { level };
@@ -53,17 +60,17 @@ function options(coding: Coding, length: number, level: number): zlib.ZlibOption
 
 export function createCompressor(coding: Coding, length: number, level = LEVELS[coding]): Compressor {
   const o = options(coding, length, level);
-  if (coding === 'gzip') return zlib.createGzip(o);
-  if (coding === 'br') return zlib.createBrotliCompress(o);
-  return zlib.createZstdCompress(o);
+  if (coding === 'gzip') return zlib().createGzip(o);
+  if (coding === 'br') return zlib().createBrotliCompress(o);
+  return zlib().createZstdCompress(o);
 }
 
 // A whole body in one call, on this thread (COMPRESS_WHOLE_MAX_BYTES).
 export function compressWhole(coding: Coding, body: Buffer, level = LEVELS[coding]): Buffer {
   const o = options(coding, body.length, level);
-  if (coding === 'gzip') return zlib.gzipSync(body, o);
-  if (coding === 'br') return zlib.brotliCompressSync(body, o);
-  return zlib.zstdCompressSync(body, o);
+  if (coding === 'gzip') return zlib().gzipSync(body, o);
+  if (coding === 'br') return zlib().brotliCompressSync(body, o);
+  return zlib().zstdCompressSync(body, o);
 }
 
 // Itself the request log's record of what it compressed (ctx.compression).
@@ -162,7 +169,7 @@ class CompressedResponse implements ResponseSink {
   #start(coding: Coding, head: ResponseHead): void {
     const z = createCompressor(coding, head.contentLength);
     this.#z = z;
-    if (head.contentLength < 0 || head.contentType.startsWith('text/event-stream')) this.#flush = FLUSH[coding];
+    if (head.contentLength < 0 || head.contentType.startsWith('text/event-stream')) this.#flush = flushKind(coding);
     const next = this.#next;
     const resume = (): void => void z.resume();
     z.on('data', (out: Buffer) => {

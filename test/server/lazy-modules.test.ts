@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-test('a proxy with plain-HTTP services loads no TLS, HTTP/2, crypto, fs/promises or undici, nor the ACME, Docker or CLI client modules, until it needs them', () => {
+test('a proxy with plain-HTTP services loads no TLS, HTTP/2, crypto, fs/promises, zlib or undici, nor the ACME, Docker or CLI client modules, until it needs them', () => {
   const out = execFileSync(process.execPath, [join(import.meta.dirname, '..', 'fixtures', 'lazy-modules-probe.ts')], { encoding: 'utf8', timeout: 30_000 });
   const { atStart, afterHttps, afterCli } = JSON.parse(out.trim().split('\n').at(-1)!);
   // After a restore of three services, a proxied request and a state save:

@@ -22,6 +22,7 @@ import { fs } from '../util/node-fs.ts';
 import { byteRange, type RangeAnswer } from './byte-range.ts';
 import { evaluatePreconditions, fileValidators, ifRangeHolds } from './x-sendfile-conditions.ts';
 import { resolveSendfilePath, type SendfileTarget } from './x-sendfile-path.ts';
+import { rawHeader, withoutHeaders } from '../http/headers.ts';
 
 export function xSendfile(o: TargetOptions): ResponseFilter {
   const roots = o.xSendfileRoots;
@@ -50,7 +51,7 @@ class XSendfileResponse implements ResponseSink {
   }
 
   head(head: ResponseHead): void {
-    const requested = sendfileHeader(head.headers);
+    const requested = rawHeader(head.headers, 'x-sendfile')?.trim();
     if (requested === undefined) return this.#next.head(head);
     this.#file = true;
     this.#serve(head, requested).catch((err: Error) => {
@@ -86,7 +87,7 @@ class XSendfileResponse implements ResponseSink {
     const req = ctx.req;
     const method = req.method ?? 'GET';
     const size = Number(target.stat.size);
-    const headers = without(head.headers, REPLACED);
+    const headers = withoutHeaders(head.headers, REPLACED);
     const answer = (status: number, length: number): ResponseHead => ({ ...head, status, headers, contentLength: length });
 
     if (head.status !== 200 && head.status !== 206) {
@@ -126,7 +127,7 @@ class XSendfileResponse implements ResponseSink {
 
   // 304, 412, 416, or a bodyless status of the app's: no file read at all.
   #headOnly(head: ResponseHead, emptyBody = false): void {
-    head.headers = without(head.headers, NO_BODY_DROPPED);
+    head.headers = withoutHeaders(head.headers, NO_BODY_DROPPED);
     if (emptyBody) head.headers.push('Content-Length', '0');
     this.#next.head(head);
     this.#next.end();
@@ -185,21 +186,6 @@ class XSendfileResponse implements ResponseSink {
       fs.close(fd, () => {});
     }
   }
-}
-
-// The first X-Sendfile value, if any.
-function sendfileHeader(headers: readonly string[]): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length === 10 && name.toLowerCase() === 'x-sendfile') return headers[i + 1]!.trim();
-  }
-  return undefined;
-}
-
-function without(headers: readonly string[], names: ReadonlySet<string>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (!names.has(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!);
-  return out;
 }
 
 function open(path: string, flags: number): Promise<number> {

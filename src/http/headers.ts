@@ -146,3 +146,19 @@ export function rawHeader(raw: readonly string[], lowerName: string): string | u
   }
   return undefined;
 }
+
+// Every value of a header in a raw list, or undefined when it is absent.
+export function rawHeaderValues(raw: readonly string[], lowerName: string): string[] | undefined {
+  let out: string[] | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) (out ??= []).push(raw[i + 1]!);
+  }
+  return out;
+}
+
+// A raw list without the headers named (lower case).
+export function withoutHeaders(raw: readonly string[], lowerNames: ReadonlySet<string>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (!lowerNames.has(raw[i]!.toLowerCase())) out.push(raw[i]!, raw[i + 1]!);
+  return out;
+}

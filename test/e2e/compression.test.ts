@@ -19,6 +19,7 @@ import { cli, deployParams, quietLogs, startTestProxy } from '../helpers/proxy.t
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
+import { h2Connect } from '../helpers/h2-client.ts';
 
 const logFile = quietLogs();
 
@@ -159,11 +160,7 @@ describe('compression', () => {
     await proxy.router.deploy(deployParams('z', [app.address], { options: { hosts: [HOST], ...tls }, target: { compress: true } }));
     await proxy.router.deploy(deployParams('zb', [app.address], { options: { hosts: [BUFFERED], ...tls }, target: { compress: true, bufferResponses: true } }));
     await proxy.router.deploy(deployParams('plain', [app.address], { options: { hosts: [PLAIN], ...tls } }));
-    session = await new Promise((resolve, reject) => {
-      const s = http2.connect(`https://127.0.0.1:${proxy.httpsPort}`, { servername: HOST, ca: cert.certPem });
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
+    session = await h2Connect(proxy.httpsPort, HOST, cert.certPem);
   });
   after(async () => {
     session.destroy();

@@ -18,6 +18,7 @@ import type { TestProxy } from '../helpers/proxy.ts';
 import { scratchDir } from '../helpers/scratch-dir.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 import { log } from '../../src/log/logger.ts';
+import { h2Connect } from '../helpers/h2-client.ts';
 
 const logFile = quietLogs();
 const HOST = 'cache.example.test';
@@ -136,11 +137,7 @@ describe('HTTP cache through the proxy', () => {
     proxy = await startTestProxy();
     await deployCache();
     await proxy.router.deploy(deployParams('plain', [app.address], { options: { hosts: ['plain.example.test'] } }));
-    session = await new Promise((resolve, reject) => {
-      const s = http2.connect(`https://127.0.0.1:${proxy.httpsPort}`, { servername: HOST, ca: cert.certPem });
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
+    session = await h2Connect(proxy.httpsPort, HOST, cert.certPem);
   });
   after(async () => {
     session.destroy();

@@ -19,6 +19,7 @@ import type { TestProxy } from '../helpers/proxy.ts';
 import { scratchDir } from '../helpers/scratch-dir.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { h2Connect } from '../helpers/h2-client.ts';
 
 const logFile = quietLogs();
 const ON = 'files.example.test';
@@ -103,11 +104,7 @@ describe('X-Sendfile', () => {
         target: roots,
       }),
     );
-    session = await new Promise((resolve, reject) => {
-      const s = http2.connect(`https://127.0.0.1:${proxy.httpsPort}`, { servername: H2, ca: cert.certPem });
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
+    session = await h2Connect(proxy.httpsPort, H2, cert.certPem);
   });
   after(async () => {
     session.destroy();

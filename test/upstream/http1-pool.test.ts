@@ -6,44 +6,10 @@ import http from 'node:http';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { after, describe, test } from 'node:test';
-import type { ResponseHeaders, UpstreamController, UpstreamHandler, UpstreamRequest } from '../../src/upstream/exchange.ts';
+import type { UpstreamController, UpstreamRequest } from '../../src/upstream/exchange.ts';
 import { Http1Pool, type Http1PoolOptions } from '../../src/upstream/http1-pool.ts';
 import { freePort } from '../helpers/free-port.ts';
-
-interface Outcome {
-  status: number;
-  headers: ResponseHeaders;
-  body: string;
-  error: (Error & { code?: string }) | null;
-  events: string[];
-}
-
-// Records what the pool tells a handler; resolves at the end or the error.
-function collect(onStart?: (c: UpstreamController) => void): { handler: UpstreamHandler; done: Promise<Outcome> } {
-  const out: Outcome = { status: 0, headers: {}, body: '', error: null, events: [] };
-  let resolve!: (o: Outcome) => void;
-  const done = new Promise<Outcome>((r) => (resolve = r));
-  const handler: UpstreamHandler = {
-    onRequestStart: () => out.events.push('start'),
-    onResponseStart(c, status, headers) {
-      out.events.push(`head ${status}`);
-      out.status = status;
-      out.headers = headers;
-      onStart?.(c);
-    },
-    onResponseData: (_c, chunk) => void (out.body += chunk.toString('latin1')),
-    onResponseEnd() {
-      out.events.push('end');
-      resolve(out);
-    },
-    onResponseError(_c, err) {
-      out.events.push('error');
-      out.error = err;
-      resolve(out);
-    },
-  };
-  return { handler, done };
-}
+import { collect, type Outcome } from './upstream-harness.ts';
 
 const pools: Http1Pool[] = [];
 const servers: (Server | http.Server)[] = [];

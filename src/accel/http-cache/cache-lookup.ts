@@ -11,6 +11,7 @@ import { CacheExchange } from './cache-exchange.ts';
 import { NOT_MODIFIED_HEADERS, notModified } from './conditional.ts';
 import { ageSeconds } from './freshness.ts';
 import type { HttpCache, StoredResponse } from './http-cache.ts';
+import { rawHeader } from '../../http/headers.ts';
 
 // true: answered from the cache.
 export function serveFromCache(ctx: RequestContext, cache: HttpCache): boolean {
@@ -24,7 +25,7 @@ export function serveFromCache(ctx: RequestContext, cache: HttpCache): boolean {
     return false;
   }
   const stored = cache.lookup(uri, req.headers);
-  if (stored !== null && acceptsCoding(req.headers['accept-encoding'], headerValue(stored.headers, 'content-encoding') ?? '')) {
+  if (stored !== null && acceptsCoding(req.headers['accept-encoding'], rawHeader(stored.headers, 'content-encoding') ?? '')) {
     const ageMs = stored.initialAgeMs + Math.max(0, cache.now() - stored.responseTimeMs);
     if (ageMs < stored.lifetimeMs && ageMs <= requestMaxAgeMs(req.headers)) {
       ctx.httpCache = HIT;
@@ -42,18 +43,13 @@ const HIT = { status: 'hit' } as const;
 function serveHit(ctx: RequestContext, stored: StoredResponse, ageMs: number): void {
   const extra = ['age', String(ageSeconds(ageMs)), 'x-cache', 'hit'];
   if (ctx.logResponseHeaders.length > 0) ctx.respHeaders = headerRecord(stored.headers);
-  const contentType = headerValue(stored.headers, 'content-type') ?? '';
+  const contentType = rawHeader(stored.headers, 'content-type') ?? '';
   if (notModified(ctx.req.headers, stored)) {
     const headers: string[] = [];
     for (let i = 0; i < stored.headers.length; i += 2) if (NOT_MODIFIED_HEADERS.has(stored.headers[i]!)) headers.push(stored.headers[i]!, stored.headers[i + 1]!);
     return sendStored(ctx, 304, headers.concat(extra), null, contentType);
   }
   sendStored(ctx, stored.status, stored.headers.concat(extra), stored.body, contentType);
-}
-
-function headerValue(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
 }
 
 function headerRecord(headers: readonly string[]): Record<string, string | string[]> {

@@ -11,6 +11,7 @@ import { uriKey, varyNames } from './cache-key.ts';
 import { mayStore } from './cache-rules.ts';
 import { freshnessLifetimeMs, initialAgeMs } from './freshness.ts';
 import { storedSize } from './http-cache.ts';
+import { rawHeader, rawHeaderValues } from '../../http/headers.ts';
 
 export function storeResponses(): ResponseFilter {
   return (next, owner) => {
@@ -76,15 +77,15 @@ class CacheStore implements ResponseSink {
   #consider(head: ResponseHead): void {
     const x = this.#exchange;
     const h = head.headers;
-    const cc = parseCacheControl(values(h, 'cache-control'));
+    const cc = parseCacheControl(rawHeaderValues(h, 'cache-control'));
     const reqHeaders = this.#ctx.req.headers;
-    if (!mayStore(head.status, cc, values(h, 'set-cookie') !== undefined, reqHeaders.authorization !== undefined)) return;
-    const names = varyNames(values(h, 'vary'));
+    if (!mayStore(head.status, cc, rawHeaderValues(h, 'set-cookie') !== undefined, reqHeaders.authorization !== undefined)) return;
+    const names = varyNames(rawHeaderValues(h, 'vary'));
     if (names === null) return;
     const now = x.cache.now();
-    const date = first(h, 'date');
-    const lifetime = freshnessLifetimeMs(cc, date, first(h, 'expires'), now);
-    const age = initialAgeMs(first(h, 'age'), date, x.requestTimeMs, now);
+    const date = rawHeader(h, 'date');
+    const lifetime = freshnessLifetimeMs(cc, date, rawHeader(h, 'expires'), now);
+    const age = initialAgeMs(rawHeader(h, 'age'), date, x.requestTimeMs, now);
     // Stale on arrival (or no lifetime at all): nothing a later request could use.
     if (lifetime <= age) return;
     const limit = x.cache.maxItemBytes - storedSize(h, EMPTY);
@@ -125,9 +126,9 @@ class CacheStore implements ResponseSink {
       responseTimeMs: this.#responseTimeMs,
       initialAgeMs: this.#initialAgeMs,
       lifetimeMs: this.#lifetimeMs,
-      etag: first(h, 'etag'),
-      lastModified: first(h, 'last-modified'),
-      date: first(h, 'date'),
+      etag: rawHeader(h, 'etag'),
+      lastModified: rawHeader(h, 'last-modified'),
+      date: rawHeader(h, 'date'),
       size: storedSize(headers, body),
     });
   }
@@ -141,7 +142,7 @@ class CacheStore implements ResponseSink {
     for (const scheme of ['http', 'https']) cache.invalidate(uriKey(scheme, host, ctx.path + ctx.search));
     const base = `${ctx.scheme}://${host ?? 'invalid'}${ctx.path}`;
     for (const name of ['location', 'content-location']) {
-      const value = first(headers, name);
+      const value = rawHeader(headers, name);
       if (value === undefined) continue;
       let url: URL;
       try {
@@ -166,15 +167,4 @@ function ownCopy(chunks: readonly Buffer[], length: number): Buffer {
   return body;
 }
 
-// All values of a header in a flat list, or undefined.
-function values(headers: readonly string[], name: string): string[] | undefined {
-  let out: string[] | undefined;
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) (out ??= []).push(headers[i + 1]!);
-  return out;
-}
-
-function first(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return headers[i + 1];
-  return undefined;
-}
 

@@ -92,7 +92,7 @@ export const DEPLOY_OPTIONS = [
   { flag: 'writer-affinity-timeout', type: 'duration', default: d.DEFAULT_WRITER_AFFINITY_TIMEOUT_MS, where: 'service', key: 'writerAffinityTimeoutMs', wire: 'writer_affinity_timeout', usage: 'Time after a write before read requests will be routed to readers' },
   { flag: 'read-target-websockets', type: 'bool', default: false, where: 'service', key: 'readTargetsAcceptWebsockets', wire: 'read_targets_accept_websockets', usage: 'Route WebSocket traffic to read targets' },
   { flag: 'exclude-metrics-path', type: 'stringSlice', default: [], where: 'service', key: 'excludeMetricsPaths', wire: 'exclude_metrics_paths', usage: 'Exact request paths to exclude from metrics (accepted and saved, not built yet)' },
-  { flag: 'client-ip-header', type: 'string', default: '', where: 'service', key: 'clientIpHeader', wire: 'client_ip_header', usage: 'Header to read the client IP from (replaces X-Forwarded-For; accepted and saved, not built yet)' },
+  { flag: 'client-ip-header', type: 'string', default: '', where: 'service', key: 'clientIpHeader', wire: 'client_ip_header', usage: 'Header to read the client IP from (replaces X-Forwarded-For)' },
   // Sets acmeDirectory when --tls-acme-directory is not given (deploy.ts).
   { flag: 'tls-staging', type: 'bool', default: false, where: 'rule', usage: "Use Let's Encrypt staging environment for certificate provisioning" },
 

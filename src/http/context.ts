@@ -50,6 +50,10 @@ export class RequestContext {
   cookieScopePrefix = ''; // --scope-cookie-paths: Set-Cookie paths go under this prefix
   writerAffinityMs = 0; // set the kamal-writer cookie for this long after a write
   stripWriterAffinity = false; // the balancer has readers: X-Writer-Affinity is ours, not the client's
+  // --client-ip-header: the value that replaces the client's X-Forwarded-For
+  // in the log and upstream; null when the service names no header or the
+  // request did not carry it.
+  forwardedFor: string | null = null;
   // Napping: the service's activity counter, told when this exchange ends.
   activity: { requestEnded(): void } | null = null;
   // The upstream exchange in flight, so a client that leaves can cancel it.

@@ -39,6 +39,8 @@ function spellings(name: string): string[] {
 
 export interface UpstreamHeaderOptions {
   forwardHeaders: boolean; // trust and extend incoming X-Forwarded-*
+  // --client-ip-header's value, in place of the client's X-Forwarded-For
+  forwardedFor: string | null;
   clientIp: string;
   scheme: 'http' | 'https';
   requestId: string; // added when the client sent none
@@ -78,7 +80,9 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
     if (!o.forwardHeaders) {
       if (UNTRUSTED.has(name)) continue;
     } else if (FORWARDED.has(name)) {
-      if (name === 'x-forwarded-for') xff = xff ? `${xff}, ${value}` : value;
+      if (name === 'x-forwarded-for') {
+        if (o.forwardedFor === null) xff = xff ? `${xff}, ${value}` : value;
+      }
       else if (name === 'x-forwarded-host') xfh ??= value;
       else if (name === 'x-forwarded-proto') xfp ??= value;
       else out.push(raw[i]!, value); // Forwarded
@@ -106,6 +110,7 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
   }
 
   if (!hasHost && host !== '') out.push('Host', host);
+  if (o.forwardHeaders && o.forwardedFor !== null) xff = o.forwardedFor;
   out.push('X-Forwarded-For', xff ? `${xff}, ${o.clientIp}` : o.clientIp);
   out.push('X-Forwarded-Host', xfh ?? host);
   out.push('X-Forwarded-Proto', xfp ?? o.scheme);

@@ -4,6 +4,8 @@
 import type { RequestContext } from '../http/context.ts';
 import type { LineBuffer } from '../log/line-buffer.ts';
 import { log } from '../log/logger.ts';
+import { rawHeader } from '../http/headers.ts';
+import { goPathUnescape } from '../util/go-path-unescape.ts';
 
 const key = (name: string): Buffer => Buffer.from(`,"${name}":`);
 const HOST = key('host');
@@ -48,17 +50,18 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
   const h = req.headers;
   const status = ctx.status !== 0 ? ctx.status : ctx.res !== null ? ctx.res.statusCode : 0;
   const cl = h['content-length'];
-  const xff = h['x-forwarded-for'];
   str(out, HOST, h.host ?? '');
   num(out, PORT, ctx.port);
-  str(out, PATH, ctx.path);
+  str(out, PATH, goPathUnescape(ctx.path)); // decoded, as Go's r.URL.Path
   str(out, REQUEST_ID, ctx.requestId);
   num(out, STATUS, status);
   str(out, SERVICE, ctx.serviceName);
   str(out, TARGET, ctx.target);
   num(out, DURATION, Math.round((performance.now() - ctx.startedAt) * 1e6));
   str(out, METHOD, req.method ?? '');
-  num(out, REQ_CONTENT_LENGTH, cl === undefined ? -1 : Number(cl) || 0);
+  // Go's r.ContentLength: 0 for a request without a body, -1 for one of
+  // unknown length (chunked, or an HTTP/2 stream without Content-Length).
+  num(out, REQ_CONTENT_LENGTH, cl !== undefined ? Number(cl) || 0 : ctx.body === null ? 0 : -1);
   str(out, REQ_CONTENT_TYPE, h['content-type'] ?? '');
   num(out, RESP_CONTENT_LENGTH, ctx.respBytes);
   str(out, RESP_CONTENT_TYPE, ctx.respContentType);
@@ -70,7 +73,7 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
     out.int(ctx.clientPort);
     out.bytes(QUOTE);
   } else out.bytes(EMPTY_STRING);
-  str(out, REMOTE_ADDR, xff ? String(xff) : ctx.clientAddr);
+  str(out, REMOTE_ADDR, remoteAddr(ctx));
   str(out, USER_AGENT, h['user-agent'] ?? '');
   out.bytes(PROTO);
   out.bytes(proto(req.httpVersion));
@@ -93,6 +96,17 @@ export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
     str(out, RESP_ENCODING, compression.coding);
     num(out, RESP_UNCOMPRESSED_LENGTH, compression.bytesIn);
   }
+}
+
+// X-Forwarded-For as kamal-proxy logs it (Go's Header.Get: the first of
+// repeated headers, which Node joins with ", "), after --client-ip-header;
+// the client's own address without one.
+function remoteAddr(ctx: RequestContext): string {
+  if (ctx.forwardedFor !== null) return ctx.forwardedFor;
+  const xff = ctx.req.headers['x-forwarded-for'];
+  if (!xff) return ctx.clientAddr;
+  const joined = String(xff);
+  return joined.includes(',') ? rawHeader(ctx.req.rawHeaders, 'x-forwarded-for') || ctx.clientAddr : joined;
 }
 
 function str(out: LineBuffer, key: Buffer, value: string, from = 0): void {

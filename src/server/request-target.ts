@@ -3,10 +3,12 @@
 // Routing, the upstream's Host and X-Forwarded-Host, redirects, cookie
 // scoping and the log all read req.headers.host and req.url afterwards, so
 // they agree on one host, and an app never sees a host the router did not
-// route by (RFC 9112 §3.2, RFC 9113 §8.3.1).
+// route by (RFC 9112 §3.2, RFC 9113 §8.3.1). A path with a malformed
+// percent-escape gets 400, as Go's server gives it.
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProxyRequest } from '../http/proxy-request.ts';
 import { isHostName, isValidHost, splitAbsoluteForm } from '../http/host.ts';
+import { hasMalformedEscape } from '../util/go-path-unescape.ts';
 
 const SLASH = 47;
 
@@ -18,9 +20,10 @@ export function requestTargetStatus(req: ProxyRequest): number {
   if (http2 && !useAuthority(h)) return 400;
   if (h.host !== undefined && !isValidHost(h.host)) return 400;
   const url = req.url ?? '/';
-  if (url.charCodeAt(0) === SLASH || url === '*') return 0;
+  if (url.charCodeAt(0) === SLASH || url === '*') return hasMalformedEscape(url) ? 400 : 0;
   // HTTP/2's :path is always origin-form (RFC 9113 §8.3.1).
-  return http2 ? 400 : useAbsoluteForm(req, url);
+  if (http2) return 400;
+  return useAbsoluteForm(req, url) || (hasMalformedEscape(req.url!) ? 400 : 0);
 }
 
 // What the HTTP/1.1 fast path checks while it parses (a request that fails

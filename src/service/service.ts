@@ -1,7 +1,8 @@
 // A deployed service: its options, its active (and rollout) load balancer,
 // maintenance state, and the per-service part of request handling, in
 // kamal-proxy's order:
-//   1. per-service settings on the request (pages, log headers)
+//   1. per-service settings on the request (pages, log headers, the
+//      --client-ip-header value in place of X-Forwarded-For)
 //   2. HTTPS to a service without TLS -> 503
 //   3. TLS and canonical-host redirects -> 301
 //   4. napping's own event stream for the waiting page
@@ -14,6 +15,7 @@ import { sendError, sendResponse } from '../http/respond.ts';
 import type { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import type { ErrorPages } from '../pages/pages.ts';
 import { stripPathPrefix } from '../http/paths.ts';
+import { rawHeader } from '../http/headers.ts';
 import type { RolloutState, ServiceOptions, ServiceState, TargetOptions, PauseState } from '../config/service-options.ts';
 import { defaultPauseState } from '../config/service-options.ts';
 import { PauseController } from './pause-controller.ts';
@@ -139,6 +141,8 @@ export class Service {
     ctx.errorPages = this.#errorPages;
     ctx.logRequestHeaders = this.targetOptions.logRequestHeaders;
     ctx.logResponseHeaders = this.targetOptions.logResponseHeaders;
+    // As kamal-proxy: the header's first value, when present and not empty.
+    if (this.options.clientIpHeader !== '') ctx.forwardedFor = rawHeader(ctx.req.rawHeaders, this.options.clientIpHeader.toLowerCase()) || null;
 
     if (ctx.scheme === 'https' && !this.options.tlsEnabled) return sendError(ctx, 503);
     const location = redirectLocation(ctx, this.options);

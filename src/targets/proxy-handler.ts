@@ -77,6 +77,7 @@ export class ProxyHandler implements UpstreamHandler, Inflight, SinkOwner {
     const target = this.#target;
     const headers = upstreamRequestHeaders(ctx.req.rawHeaders, {
       forwardHeaders: target.options.forwardHeaders,
+      forwardedFor: ctx.forwardedFor,
       clientIp: ctx.clientAddr,
       scheme: ctx.scheme,
       requestId: ctx.requestId,

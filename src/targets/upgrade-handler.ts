@@ -47,6 +47,7 @@ export class UpgradeHandler implements Dispatcher.DispatchHandler, Inflight {
     this.#target.track(this);
     const headers = upstreamRequestHeaders(req.rawHeaders, {
       forwardHeaders: this.#target.options.forwardHeaders,
+      forwardedFor: ctx.forwardedFor,
       clientIp: ctx.clientAddr,
       scheme: ctx.scheme,
       requestId: ctx.requestId,

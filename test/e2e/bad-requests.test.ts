@@ -47,6 +47,19 @@ describe('malformed requests', () => {
     assert.equal(app.requests, before);
   });
 
+  test('a malformed percent-escape in the path gets 400, as from Go\'s server; in the query it goes through', async () => {
+    for (const path of ['/%zz', '/a%4', '/100%', 'http://a.example.com/%g0']) {
+      const before = app.requests;
+      const r = await rawExchange(proxy.httpPort, `GET ${path} HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n`);
+      assert.equal(statusOf(r), 400, path);
+      assert.equal(app.requests, before, `${path} not forwarded`);
+    }
+    const before = app.requests;
+    const ok = await rawExchange(proxy.httpPort, 'GET /a%20b%2F?q=100% HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n');
+    assert.equal(statusOf(ok), 200);
+    assert.equal(app.requests, before + 1);
+  });
+
   test('Content-Length together with Transfer-Encoding gets 400 and is not forwarded', async () => {
     const before = app.requests;
     const r = await rawExchange(

@@ -8,6 +8,7 @@ import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
 import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
 import { fetchHttp2 } from '../tls/acme-fixture.ts';
+import { rawExchange } from '../helpers/raw-http.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 
@@ -106,5 +107,27 @@ describe('request log', () => {
     assert.equal(line.client_addr, '127.0.0.1');
     assert.match(String(line.client_port), /^\d+$/);
     assert.equal(line.remote_addr, '127.0.0.1');
+    assert.equal(line.host, 'h2.log.example.com', 'the :authority, as Go reads r.Host');
+    assert.equal(line.req_content_length, 0, 'no body: 0, as Go logs it');
+  });
+
+  // Field by field as Go's net/http fills what kamal-proxy logs: r.ContentLength
+  // is 0 for a request without a body and -1 for a chunked one, r.URL.Path is
+  // decoded, Header.Get gives the first of repeated headers.
+  test('values as kamal-proxy logs them for the same requests', async () => {
+    const send = (text: string) => rawExchange(proxy.httpPort, text);
+    await send('GET /plain HTTP/1.1\r\nHost: log.example.com\r\nX-Request-ID: go-get\r\nConnection: close\r\n\r\n');
+    await send('POST /chunked HTTP/1.1\r\nHost: log.example.com\r\nX-Request-ID: go-chunked\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n');
+    await send('POST /empty HTTP/1.1\r\nHost: log.example.com\r\nX-Request-ID: go-empty\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    await send('GET /caf%C3%A9/a%20b?q=%20 HTTP/1.1\r\nHost: log.example.com\r\nX-Request-ID: go-path\r\nConnection: close\r\n\r\n');
+    await send('GET / HTTP/1.1\r\nHost: log.example.com\r\nX-Request-ID: go-xff\r\nX-Forwarded-For: 203.0.113.1, 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2\r\nConnection: close\r\n\r\n');
+    const lines = await requestLines();
+    const line = (id: string) => lines.find((l) => l.request_id === id)!;
+    assert.equal(line('go-get').req_content_length, 0);
+    assert.equal(line('go-chunked').req_content_length, -1);
+    assert.equal(line('go-empty').req_content_length, 0);
+    assert.equal(line('go-path').path, '/café/a b');
+    assert.equal(line('go-path').query, 'q=%20', 'the query stays raw');
+    assert.equal(line('go-xff').remote_addr, '203.0.113.1, 10.0.0.1', 'the first X-Forwarded-For header, whole');
   });
 });

@@ -46,7 +46,8 @@ function randomContext(r: () => number): { ctx: RequestContext; expected: (durat
   const req = { url, method: pick(['GET', 'POST', 'PROPFIND']), httpVersion: pick(['1.0', '1.1', '2.0']), headers } as unknown as IncomingMessage;
   const res = { statusCode: pick([200, 404, 502]) } as unknown as ServerResponse;
   const socket = { remoteAddress: pick(['127.0.0.1', '::1', s()]), remotePort: pick([0, 1, 65535]) } as unknown as Socket;
-  const ctx = new RequestContext(req, res, null, null, socket, pick(['http', 'https'] as const), pick([0, 80, 443]));
+  const body = r() < 0.3 ? Buffer.from('x') : null;
+  const ctx = new RequestContext(req, res, body, null, socket, pick(['http', 'https'] as const), pick([0, 80, 443]));
   Object.assign(ctx, {
     requestId: s(),
     serviceName: s(),
@@ -71,7 +72,8 @@ function randomContext(r: () => number): { ctx: RequestContext; expected: (durat
       ['target', ctx.target],
       ['duration', duration],
       ['method', req.method],
-      ['req_content_length', cl === undefined ? -1 : Number(cl) || 0],
+      // Go's r.ContentLength: 0 without a body, -1 for one of unknown length.
+      ['req_content_length', cl !== undefined ? Number(cl) || 0 : body === null ? 0 : -1],
       ['req_content_type', headers['content-type'] ?? ''],
       ['resp_content_length', ctx.respBytes],
       ['resp_content_type', ctx.respContentType],

@@ -12,7 +12,7 @@ function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
     { name: 'debug', type: 'bool', default: envBool('DEBUG', false, env), usage: 'Include debugging logs' },
     { name: 'http-port', type: 'int', default: envInt('HTTP_PORT', d.DEFAULT_HTTP_PORT, env), usage: 'Port to serve HTTP traffic on' },
     { name: 'https-port', type: 'int', default: envInt('HTTPS_PORT', d.DEFAULT_HTTPS_PORT, env), usage: 'Port to serve HTTPS traffic on' },
-    { name: 'metrics-port', type: 'int', default: envInt('METRICS_PORT', d.DEFAULT_METRICS_PORT, env), usage: 'Publish metrics on the specified port (default zero to disable; accepted, metrics not built yet)' },
+    { name: 'metrics-port', type: 'int', default: envInt('METRICS_PORT', d.DEFAULT_METRICS_PORT, env), usage: 'Publish metrics on the specified port (default zero to disable)' },
     { name: 'http3', type: 'bool', default: false, usage: 'Enable HTTP/3 (accepted, not built yet)' },
     // Napping containers needs the Docker Engine API; access is opt-in.
     { name: 'docker', type: 'bool', default: parseGoBool(env.KAMAL_NAPPER_DOCKER ?? '') ?? false, usage: 'Allow napping services to start and stop their Docker containers (needs /var/run/docker.sock or DOCKER_HOST; env KAMAL_NAPPER_DOCKER=1)' },
@@ -33,6 +33,7 @@ export const runCommand: Command = {
     const proxy = await startProxy({
       httpPort: f.values['http-port'] as number,
       httpsPort: f.values['https-port'] as number,
+      metricsPort: f.values['metrics-port'] as number,
       docker: f.values.docker as boolean,
       // Our extension: another ACME CA for services deployed without one.
       acmeDirectory: process.env.ACME_DIRECTORY ?? '',

@@ -82,7 +82,7 @@ export const DEPLOY_OPTIONS = [
   { flag: 'tls', type: 'bool', default: false, where: 'service', key: 'tlsEnabled', wire: 'tls_enabled', usage: 'Configure TLS for this target (requires a non-empty host)' },
   { flag: 'tls-certificate-path', type: 'string', default: '', where: 'service', key: 'tlsCertificatePath', wire: 'tls_certificate_path', usage: 'Configure custom TLS certificate path (PEM format)' },
   { flag: 'tls-private-key-path', type: 'string', default: '', where: 'service', key: 'tlsPrivateKeyPath', wire: 'tls_private_key_path', usage: 'Configure custom TLS private key path (PEM format)' },
-  { flag: 'tls-on-demand-url', type: 'string', default: '', where: 'service', key: 'tlsOnDemandUrl', wire: 'tls_on_demand_url', usage: 'Will make an HTTP request to the given URL, asking whether a host is allowed to have a certificate issued (accepted and saved, not built yet)' },
+  { flag: 'tls-on-demand-url', type: 'string', default: '', where: 'service', key: 'tlsOnDemandUrl', wire: 'tls_on_demand_url', usage: 'Will make an HTTP request to the given URL, asking whether a host is allowed to have a certificate issued' },
   { flag: 'tls-redirect', type: 'bool', default: true, where: 'service', key: 'tlsRedirect', wire: 'tls_redirect', usage: 'Redirect HTTP traffic to HTTPS' },
   { flag: 'canonical-host', type: 'string', default: '', where: 'service', key: 'canonicalHost', wire: 'canonical_host', usage: 'Redirect all requests to this host' },
   { flag: 'tls-acme-directory', type: 'string', default: '', where: 'service', key: 'acmeDirectory', wire: 'acme_directory', usage: "ACME directory URL of another CA (default: Let's Encrypt, or ACME_DIRECTORY of the server)" },
@@ -91,7 +91,7 @@ export const DEPLOY_OPTIONS = [
   { flag: 'strip-path-prefix', type: 'bool', default: true, where: 'service', key: 'stripPrefix', wire: 'strip_prefix', usage: 'With --path-prefix, strip prefix from request before forwarding' },
   { flag: 'writer-affinity-timeout', type: 'duration', default: d.DEFAULT_WRITER_AFFINITY_TIMEOUT_MS, where: 'service', key: 'writerAffinityTimeoutMs', wire: 'writer_affinity_timeout', usage: 'Time after a write before read requests will be routed to readers' },
   { flag: 'read-target-websockets', type: 'bool', default: false, where: 'service', key: 'readTargetsAcceptWebsockets', wire: 'read_targets_accept_websockets', usage: 'Route WebSocket traffic to read targets' },
-  { flag: 'exclude-metrics-path', type: 'stringSlice', default: [], where: 'service', key: 'excludeMetricsPaths', wire: 'exclude_metrics_paths', usage: 'Exact request paths to exclude from metrics (accepted and saved, not built yet)' },
+  { flag: 'exclude-metrics-path', type: 'stringSlice', default: [], where: 'service', key: 'excludeMetricsPaths', wire: 'exclude_metrics_paths', usage: 'Request path(s) to exclude from Prometheus metrics, as the target sees them (may be specified multiple times)' },
   { flag: 'client-ip-header', type: 'string', default: '', where: 'service', key: 'clientIpHeader', wire: 'client_ip_header', usage: 'Header to read the client IP from (replaces X-Forwarded-For)' },
   // Sets acmeDirectory when --tls-acme-directory is not given (deploy.ts).
   { flag: 'tls-staging', type: 'bool', default: false, where: 'rule', usage: "Use Let's Encrypt staging environment for certificate provisioning" },

@@ -1,7 +1,7 @@
 // A small Docker Engine API client: what napping needs (inspect, start,
-// unpause, stop, list by label, events). A Pool, not one Client: a group wake
-// or nap runs several slow calls at once. Each event stream holds a Client of
-// its own for as long as it lives.
+// unpause, stop, list by label, events, memory in use). A Pool, not one
+// Client: a group wake or nap runs several slow calls at once. Each event
+// stream holds a Client of its own for as long as it lives.
 import { type Pool, undici } from '../http/undici.ts';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/docker.sock';
@@ -161,6 +161,17 @@ export class DockerEngine {
     expectStatus(res, [204, 304]);
   }
 
+  // The memory a container uses now, as `docker stats` counts it: usage less
+  // the inactive file cache (reclaimable pages). null for a container that
+  // is not running (the Engine then reports no memory) or does not exist.
+  async containerMemoryBytes(id: string): Promise<number | null> {
+    // one-shot: one sample at once, rather than two a second apart (API 1.41).
+    const res = await this.#versioned('GET', `/containers/${encodeURIComponent(id)}/stats?stream=false&one-shot=true`);
+    if (res.status === 404) return null;
+    expectStatus(res, [200]);
+    return memoryInUse((res.body as StatsBody | null)?.memory_stats);
+  }
+
   async listContainers(options: ListOptions = {}): Promise<ContainerInfo[]> {
     const query = new URLSearchParams();
     if (options.all) query.set('all', 'true');
@@ -309,6 +320,10 @@ interface ListBody {
   Labels: Record<string, string> | null;
 }
 
+interface StatsBody {
+  memory_stats?: { usage?: number; stats?: Record<string, number> };
+}
+
 interface EventBody {
   Type?: string;
   Action?: string;
@@ -329,6 +344,16 @@ function engineMessage(text: string | undefined, status: number, method: string,
     if (typeof message === 'string' && message !== '') return message;
   } catch {}
   return `Docker Engine answered ${status} to ${method} ${path}`;
+}
+
+// The docker CLI's calculateMemUsageUnixNoCache: cgroup v1 reports
+// total_inactive_file, v2 inactive_file.
+function memoryInUse(memory: StatsBody['memory_stats']): number | null {
+  const usage = memory?.usage;
+  if (typeof usage !== 'number') return null;
+  const stats = memory?.stats ?? {};
+  const inactive = stats.total_inactive_file ?? stats.inactive_file;
+  return typeof inactive === 'number' && inactive < usage ? usage - inactive : usage;
 }
 
 function fromInspect(body: InspectBody): ContainerInfo {

@@ -1,6 +1,7 @@
 // Per-request state shared by the request chain, the target and the request
 // log. One object per request; fields are plain so V8 keeps one hidden class.
 import type { Duplex } from 'node:stream';
+import type { HttpMetrics, ServiceMetrics } from '../metrics/http-metrics.ts';
 import type { ErrorPages } from '../pages/pages.ts';
 import { clientAddress } from './client-address.ts';
 import type { ClientPeer, ProxyRequest, RequestBody } from './proxy-request.ts';
@@ -54,6 +55,12 @@ export class RequestContext {
   // in the log and upstream; null when the service names no header or the
   // request did not carry it.
   forwardedFor: string | null = null;
+  // --metrics-port: the proxy's request metrics (null when off), the service
+  // whose in-flight gauge counts this request, and whether its path is one
+  // --exclude-metrics-path leaves out of the metrics.
+  metrics: HttpMetrics | null = null;
+  metricsService: ServiceMetrics | null = null;
+  metricsExcluded = false;
   // Napping: the service's activity counter, told when this exchange ends.
   activity: { requestEnded(): void } | null = null;
   // The upstream exchange in flight, so a client that leaves can cancel it.
@@ -90,6 +97,12 @@ export class RequestContext {
       this.path = url.slice(0, q);
       this.search = url.slice(q);
     }
+  }
+
+  // The status the request log and the metrics report: what was written,
+  // unless the exchange ended otherwise (101, 499, 504 after a drain...).
+  get loggedStatus(): number {
+    return this.status !== 0 ? this.status : this.res !== null ? this.res.statusCode : 0;
   }
 
   // The client left (or its connection broke) before it was answered.

@@ -111,7 +111,9 @@ export function upstreamRequestHeaders(raw: readonly string[], o: UpstreamHeader
 
   if (!hasHost && host !== '') out.push('Host', host);
   if (o.forwardHeaders && o.forwardedFor !== null) xff = o.forwardedFor;
-  out.push('X-Forwarded-For', xff ? `${xff}, ${o.clientIp}` : o.clientIp);
+  // No client address (the proxy's own on-demand TLS check): none, as Go sends none.
+  const forwardedFor = xff && o.clientIp ? `${xff}, ${o.clientIp}` : xff || o.clientIp;
+  if (forwardedFor !== '') out.push('X-Forwarded-For', forwardedFor);
   out.push('X-Forwarded-Host', xfh ?? host);
   out.push('X-Forwarded-Proto', xfp ?? o.scheme);
   if (!hasRequestId) out.push('X-Request-ID', o.requestId);

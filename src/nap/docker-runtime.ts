@@ -93,6 +93,16 @@ export class DockerRuntime implements Runtime {
     return this.#own(() => this.#stop());
   }
 
+  // What the target uses now (and with `group`, its running members), as
+  // `docker stats` counts it; null when the target is not running.
+  async memoryBytes(): Promise<number | null> {
+    const target = await this.#engine.inspectContainer(this.#ref);
+    if (target === null || !target.running) return null;
+    const members = this.#group ? (await this.#membersOrNone(target)).filter((m) => m.running) : [];
+    const [own, ...rest] = await Promise.all([target, ...members].map((c) => this.#engine.containerMemoryBytes(c.id).catch(() => null)));
+    return own === null || own === undefined ? null : rest.reduce<number>((sum, v) => sum + (v ?? 0), own);
+  }
+
   // Docker events for the target while anyone listens, except changes we
   // caused. A dropped stream is reopened, backing off, and what was missed
   // meanwhile is reported from a fresh inspect.

@@ -12,6 +12,7 @@ import { formatGoDuration } from '../util/go-duration.ts';
 import { log } from '../log/logger.ts';
 import type { NapOptions, NapPersisted, NapStateName } from '../config/nap-options.ts';
 import type { Runtime } from './runtime.ts';
+import { memoryOf, NapStats } from './nap-stats.ts';
 
 export interface NapperHooks {
   // One readiness probe: the service's health check on its targets.
@@ -44,6 +45,8 @@ export class Napper {
   readonly service: string;
   readonly options: NapOptions;
   readonly runtimes: readonly Runtime[];
+  // Since this process started; a redeploy passes the previous napper's on.
+  readonly stats: NapStats;
   readonly #hooks: NapperHooks;
   readonly #maxRetries: number;
   #state: NapStateName;
@@ -70,16 +73,19 @@ export class Napper {
     hooks: NapperHooks,
     config: { maxRetries: number; pollIntervalMs: number },
     restored?: NapPersisted, // from the state file, or what a deploy carries over
+    stats = new NapStats(),
   ) {
     this.service = service;
     this.options = options;
     this.runtimes = runtimes;
+    this.stats = stats;
     this.#hooks = hooks;
     this.#maxRetries = config.maxRetries;
     this.#state = restored?.asleep ? 'stopped' : 'idle';
     this.#lastActivityMs = keptActivityMs(restored?.lastActivityMs);
     this.#savedActivityMs = this.#lastActivityMs;
     this.#wakes = restored?.wakes ?? 0;
+    if (this.awake) stats.memoryAtSleepBytes = 0;
     // Counted from the kept time, not from now: a proxy restarted more often
     // than the idle timeout must still let an idle app nap.
     if (this.#state === 'idle') this.#armIdle(this.options.idleTimeoutMs - (Date.now() - this.#lastActivityMs));
@@ -172,6 +178,7 @@ export class Napper {
     this.#probes = 0;
     this.#error = '';
     this.#state = 'starting';
+    this.stats.memoryAtSleepBytes = 0;
     log.info('Waking', { service: this.service, trigger, runtime: this.#description() });
     this.#emit();
     try {
@@ -181,6 +188,7 @@ export class Napper {
     } catch (err) {
       this.#error = (err as Error).message;
       log.error('Wake failed', { service: this.service, error: this.#error, elapsed_ms: Date.now() - this.#wakeStartedMs });
+      this.stats.recordWake('failed', (Date.now() - this.#wakeStartedMs) / 1000);
       this.#state = 'stopped';
       this.#emit();
       this.#hooks.asleep();
@@ -190,6 +198,7 @@ export class Napper {
       throw new WakeError(this.#error);
     }
     this.#wakes++;
+    this.stats.recordWake('woken', (Date.now() - this.#wakeStartedMs) / 1000);
     this.#lastActivityMs = Date.now();
     this.#state = this.#active > 0 ? 'running' : 'idle';
     this.#hooks.ready();
@@ -248,10 +257,17 @@ export class Napper {
     this.#state = 'stopping';
     this.#hooks.asleep();
     log.info('Napping', { service: this.service, reason, idle_ms: Date.now() - this.#lastActivityMs });
-    this.#stopping = Promise.all(this.runtimes.map((r) => r.stop()))
+    // What the app holds just before it stops is what napping gives back.
+    let memoryBytes = 0;
+    this.#stopping = memoryOf(this.runtimes)
+      .then((bytes) => {
+        memoryBytes = bytes;
+        return Promise.all(this.runtimes.map((r) => r.stop()));
+      })
       .then(
         () => {
           this.#state = 'stopped';
+          this.stats.memoryAtSleepBytes = memoryBytes;
           log.info('Napped', { service: this.service, reason });
         },
         (err: Error) => {
@@ -283,6 +299,7 @@ export class Napper {
     log.warn('App stopped outside the proxy', { service: this.service, runtime: what });
     this.#clearIdle();
     this.#state = 'stopped';
+    this.stats.memoryAtSleepBytes = 0; // not known: it did not stop through us
     this.#hooks.asleep();
     this.#hooks.changed();
   }

@@ -83,6 +83,13 @@ export class ProcessRuntime implements Runtime {
     return this.#serially(() => this.#stop());
   }
 
+  // The resident memory of the app's process group (the shell, the app and
+  // its workers; pages they share are counted in each); null when stopped.
+  async memoryBytes(): Promise<number | null> {
+    const leader = this.#leader;
+    return leader && isAlive(leader) ? groupResidentBytes(leader.pid) : null;
+  }
+
   onExternalChange(listener: (state: RuntimeState) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
@@ -259,6 +266,27 @@ function groupHasLiveMember(pgid: number): boolean {
     if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') return true;
   }
   return false;
+}
+
+function groupResidentBytes(pgid: number): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readStat(Number(entry));
+    if (stat !== null && stat.pgrp === pgid) total += residentBytes(Number(entry));
+  }
+  return total;
+}
+
+// VmRSS of /proc/<pid>/status ("VmRSS:   51234 kB"); 0 for a process gone
+// meanwhile or a zombie (which has none).
+function residentBytes(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m === null ? 0 : Number(m[1]) * 1024;
+  } catch {
+    return 0;
+  }
 }
 
 function readPidFile(path: string, command: string): Leader | null {

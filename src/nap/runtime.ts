@@ -19,6 +19,10 @@ export interface Runtime {
   // Called when the app stops or starts by itself (crash, `docker stop` by
   // someone else). Optional for runtimes that cannot tell.
   onExternalChange?(listener: (state: RuntimeState) => void): () => void;
+  // The memory the app uses now, in bytes (a container's as `docker stats`
+  // counts it, a process group's resident set); null when it cannot tell.
+  // Read just before a nap, for the memory napping gives back.
+  memoryBytes?(): Promise<number | null>;
   // Releases what the runtime holds (event streams, timers). Does not stop the app.
   close(): void;
 }

@@ -8,6 +8,7 @@ import type { RequestContext } from '../http/context.ts';
 import { sendResponse } from '../http/respond.ts';
 import { CONTENT_TYPE_HTML } from '../pages/pages.ts';
 import { escapeHtml } from '../pages/escape-html.ts';
+import { htmlPage } from '../pages/page-style.ts';
 import type { Napper, WakeProgress } from './napper.ts';
 
 export function sendWaitingPage(ctx: RequestContext, napper: Napper, eventsUrl: string): void {
@@ -47,43 +48,34 @@ export function serveWakeEvents(ctx: RequestContext, napper: Napper): void {
 
 function waitingPage(service: string, eventsUrl: string, p: WakeProgress): string {
   const title = escapeHtml(service);
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex">
-<noscript><meta http-equiv="refresh" content="${d.NAP_RETRY_AFTER_SECONDS * 2}"></noscript>
-<title>Waking up ${title}…</title>
-<style>
-  :root { color-scheme: light dark; --fg: #1f2933; --muted: #616e7c; --bg: #f5f7fa; --accent: #2f80ed; }
-  @media (prefers-color-scheme: dark) { :root { --fg: #e4e7eb; --muted: #9aa5b1; --bg: #1f2933; } }
-  body { margin: 0; min-height: 100vh; display: grid; place-items: center; background: var(--bg); color: var(--fg);
-         font: 16px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; }
-  main { text-align: center; padding: 2rem; max-width: 32rem; }
-  .spinner { width: 3rem; height: 3rem; margin: 0 auto 1.5rem; border-radius: 50%;
-             border: .3rem solid color-mix(in srgb, var(--accent) 20%, transparent); border-top-color: var(--accent);
-             animation: spin 0.9s linear infinite; }
-  @keyframes spin { to { transform: rotate(360deg); } }
-  @media (prefers-reduced-motion: reduce) { .spinner { animation-duration: 3s; } }
-  h1 { font-size: 1.4rem; margin: 0 0 .5rem; }
-  p { margin: .25rem 0; color: var(--muted); }
-  #step { font-variant-numeric: tabular-nums; }
-  button { margin-top: 1rem; font: inherit; padding: .4rem 1rem; border-radius: 6px; border: 1px solid var(--accent);
-           background: var(--accent); color: white; cursor: pointer; }
-  .failed .spinner { animation: none; border-color: #e12d39; }
-  .failed-only { display: none; }
-  .failed .waiting-only { display: none; } .failed .failed-only { display: block; } .failed button.failed-only { display: inline-block; }
-</style></head>
-<body><main id="main">
+  return htmlPage({
+    title: `Waking up ${title}…`,
+    head: `<noscript><meta http-equiv="refresh" content="${d.NAP_RETRY_AFTER_SECONDS * 2}"></noscript>`,
+    style: WAITING_STYLE,
+    body: `<main id="main">
   <div class="spinner" aria-hidden="true"></div>
   <h1 class="waiting-only">Waking up ${title}…</h1>
   <h1 class="failed-only">${title} did not wake up</h1>
   <p id="step" role="status" aria-live="polite">${escapeHtml(describe(p))}</p>
   <p class="waiting-only"><small>This page loads the app by itself as soon as it is ready.</small></p>
   <p class="failed-only"><small>This page tries again by itself in <span id="retry">30</span> s.</small></p>
-  <button class="failed-only" type="button" onclick="window.location.reload()">Try again now</button>
-</main>
-<script>
-(function () {
+  <p class="failed-only"><button type="button" onclick="window.location.reload()">Try again now</button></p>
+</main>`,
+    script: waitingScript(eventsUrl),
+  });
+}
+
+// The spinner stands where the error pages show their status number.
+const WAITING_STYLE = `.spinner{width:4.5rem;height:4.5rem;border-radius:50%;border:.45rem solid var(--kn-line);border-top-color:var(--kn-accent);animation:spin .9s linear infinite}
+@keyframes spin{to{transform:rotate(360deg)}}
+@media (prefers-reduced-motion:reduce){.spinner{animation-duration:3s}}
+#step{font-variant-numeric:tabular-nums}
+.failed .spinner{animation:none;border-color:var(--kn-bad)}
+.failed-only{display:none}
+.failed .waiting-only{display:none}.failed .failed-only{display:block}`;
+
+function waitingScript(eventsUrl: string): string {
+  return `(function () {
   var step = document.getElementById('step');
   var reloadAfter = ${d.NAP_RETRY_AFTER_SECONDS * 1000};
   var last = null, lastAt = Date.now(), done = false;
@@ -107,7 +99,7 @@ function waitingPage(service: string, eventsUrl: string, p: WakeProgress): strin
   }
   setInterval(function () { if (last && !done) step.textContent = describe(last); }, 250);
   if (!window.EventSource) { setTimeout(reload, reloadAfter); return; }
-  var events = new EventSource(${JSON.stringify(eventsUrl)});
+  var events = new EventSource(${JSON.stringify(eventsUrl).replace(/</g, '\\u003c')});
   events.onmessage = function (e) {
     last = JSON.parse(e.data);
     lastAt = Date.now();
@@ -116,10 +108,7 @@ function waitingPage(service: string, eventsUrl: string, p: WakeProgress): strin
     else if (last.error) { events.close(); fail(); }
   };
   events.onerror = function () { if (!done) { events.close(); setTimeout(reload, reloadAfter); } };
-})();
-</script>
-</body></html>
-`;
+})();`;
 }
 
 function describe(p: WakeProgress): string {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fsAsync } from '../util/node-fs.ts';
 import { compileTemplate } from './template.ts';
 import type { CompiledTemplate } from './template.ts';
+import { htmlPage } from './page-style.ts';
 
 export const CONTENT_TYPE_HTML = 'text/html; charset=utf-8';
 
@@ -41,39 +42,13 @@ export function statusText(status: number): string {
 
 // Built-in pages
 
-const STYLE = `*,*::before,*::after{box-sizing:border-box}
-html{color-scheme:light dark}
-body{margin:0;min-height:100vh;display:grid;place-items:center;padding:2rem;background:#f4f3ef;color:#1f1d1a;
-font:400 1rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif;-webkit-font-smoothing:antialiased}
-main{width:min(100%,32rem)}
-.status{margin:0;font-size:clamp(5rem,22vw,9rem);font-weight:800;line-height:.9;letter-spacing:-.05em;color:#b6441b;font-variant-numeric:tabular-nums}
-h1{margin:1.25rem 0 .5rem;padding-top:1.25rem;border-top:2px solid #ddd9cf;font-size:clamp(1.3rem,4vw,1.75rem);font-weight:650;line-height:1.25}
-p{margin:0;color:#57524a;overflow-wrap:anywhere}
-@media (prefers-color-scheme:dark){body{background:#161514;color:#efece6}.status{color:#f08a5d}h1{border-color:#37342f}p{color:#aaa49a}}`;
-
 // The page is itself a template so the 503 page goes through the same
 // escaping as custom pages.
 function pageSource(status: number, title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="robots" content="noindex, nofollow">
-<title>${status} ${title}</title>
-<style>
-${STYLE}
-</style>
-</head>
-<body>
-<main>
-<p class="status">${status}</p>
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>
-`;
+  return htmlPage({
+    title: `${status} ${title}`,
+    body: `<main>\n<p class="code">${status}</p>\n<h1>${title}</h1>\n${body}\n</main>`,
+  });
 }
 
 const BUILT_IN = new Map<number, CompiledTemplate>([

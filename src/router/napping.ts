@@ -167,6 +167,7 @@ export function attachNapper(
     },
     { maxRetries: env.config.maxRetries, pollIntervalMs: env.config.pollIntervalMs },
     initial,
+    service.napper?.stats, // a redeploy keeps the service's stats since start
   );
   service.attachNapper(napper, env.config.ignoreUserAgents)?.close();
   return napper;

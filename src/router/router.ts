@@ -79,6 +79,11 @@ export class Router {
     return this.#services.get(name);
   }
 
+  // Every deployed service, in no particular order (the status page sorts).
+  services(): Service[] {
+    return [...this.#services.values()];
+  }
+
   // Checks in kamal-proxy's order, so that the first thing wrong is the one
   // reported: options, target addresses, health, conflicts, then what
   // building the service loads (certificate, error pages).

@@ -4,6 +4,9 @@
 import type tls from 'node:tls';
 import type { Service } from '../service/service.ts';
 import type { Certificate } from '../tls/certificate.ts';
+import type { OnDemandHost } from '../tls/certificates.ts';
+import type { LocalCheck } from '../tls/on-demand-policy.ts';
+import { probeService } from './on-demand-probe.ts';
 import type { ServiceMap } from './service-map.ts';
 
 export async function secureContextFor(map: ServiceMap<Service>, serverName: string): Promise<tls.SecureContext | null> {
@@ -27,14 +30,14 @@ export function defaultCertificate(services: Iterable<Service>): Certificate | n
   return null;
 }
 
-// Automatic certificates only for a host a TLS service names exactly (no
-// wildcards: kamal-proxy refuses those for automatic TLS).
-export function acmeAllowed(map: ServiceMap<Service>, host: string): boolean {
+// Automatic certificates for a host a TLS service names exactly (no
+// wildcards: kamal-proxy refuses those for automatic TLS), or for any host
+// the catch-all service with an on-demand URL takes, if the URL approves.
+export function acmeAllowed(map: ServiceMap<Service>, host: string): boolean | OnDemandHost {
   const service = map.lookup(host, '/')?.service;
-  return (
-    service !== undefined &&
-    service.options.tlsEnabled &&
-    service.options.tlsCertificatePath === '' &&
-    service.options.hosts.includes(host.toLowerCase())
-  );
+  if (service === undefined || !service.options.tlsEnabled || service.options.tlsCertificatePath !== '') return false;
+  const url = service.options.tlsOnDemandUrl;
+  if (url === '') return service.options.hosts.includes(host.toLowerCase());
+  const local: LocalCheck | null = url.startsWith('/') ? (path, signal, maxBody) => probeService(service, path, host, signal, maxBody) : null;
+  return { url, local };
 }

@@ -8,10 +8,13 @@
 //   1. request start   X-Request-Start: t=<unix ms>, unless the client sent one
 //   2. request id      X-Request-ID, the client's or a new UUID
 //   3. request log     one JSON line when the exchange closes (status 499 if
-//                      the client left first; the upstream is then cancelled)
+//                      the client left first; the upstream is then cancelled),
+//                      and with --metrics-port the request's metrics
 //   4. ACME HTTP-01    answers for certificates being issued (plain HTTP only,
 //                      before any redirect; other paths fall through)
-//   5. router          host and path lookup; 404 page when nothing matches
+//   5. router          host and path lookup; 404 page when nothing matches;
+//                      the service's in-flight gauge (unless the path is
+//                      excluded from metrics)
 //   6. service         its own steps, in order, are listed in service.ts:
 //                      TLS check, redirects, pause/stop, balancer (503 when
 //                      no target is healthy), affinity and cookie scoping
@@ -26,12 +29,16 @@ import { RequestContext } from '../http/context.ts';
 import type { ClientPeer, ProxyRequest, RequestBody } from '../http/proxy-request.ts';
 import type { ProxyResponse } from '../http/proxy-response.ts';
 import { newRequestId } from '../http/request-id.ts';
+import { stripPathPrefix } from '../http/paths.ts';
+import type { HttpMetrics } from '../metrics/http-metrics.ts';
 import { sendError, sendResponse } from '../http/respond.ts';
 import type { Router } from '../router/router.ts';
+import type { Service } from '../service/service.ts';
 import { clientGone } from '../upstream/errors.ts';
 import { logRequest } from './request-log.ts';
 import { http1Status, requestTargetStatus } from './request-target.ts';
 import { ACME_CHALLENGE_PATH_PREFIX, acmeChallengeToken } from '../tls/acme-challenges.ts';
+import { goPathUnescape } from '../util/go-path-unescape.ts';
 
 const kContext = Symbol('kamal-napper.context');
 
@@ -40,6 +47,7 @@ type WithContext = { [kContext]?: RequestContext };
 export interface ListenerInfo {
   scheme: 'http' | 'https';
   port: number;
+  metrics: HttpMetrics | null; // null: --metrics-port is off
 }
 
 // The fast paths' requests (HTTP/1.1 and HTTP/2): a body, if any, came whole.
@@ -67,6 +75,7 @@ export function handleHttp1Request(router: Router, listener: ListenerInfo, req: 
 
 function serve(router: Router, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: RequestBody, peer: ClientPeer, targetStatus: number): RequestContext {
   const ctx = new RequestContext(req, res, body, null, peer, listener.scheme, listener.port);
+  ctx.metrics = listener.metrics;
   begin(ctx);
   (res as WithContext)[kContext] = ctx;
   res.on('close', onResponseClose); // emitted once; on() skips once()'s wrapper
@@ -79,9 +88,11 @@ function serve(router: Router, listener: ListenerInfo, req: ProxyRequest, res: P
 export function handleUpgrade(router: Router, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const targetStatus = http1Status(req) || requestTargetStatus(req);
   const ctx = new RequestContext(req, null, null, { socket, head }, req.socket, listener.scheme, listener.port);
+  ctx.metrics = listener.metrics;
   begin(ctx);
   socket.once('close', () => {
     ctx.activity?.requestEnded();
+    if (ctx.metrics !== null) requestEnded(ctx, ctx.metrics);
     logRequest(ctx);
   });
   socket.on('error', () => {}); // a reset client is logged through 'close'
@@ -107,7 +118,35 @@ function route(router: Router, ctx: RequestContext): void {
   const match = router.lookup(ctx.req.headers.host, ctx.path);
   if (match === null) return sendError(ctx, 404);
   ctx.routePrefix = match.prefix;
+  if (ctx.metrics !== null) requestStarted(ctx, ctx.metrics, match.service);
   match.service.serve(ctx);
+}
+
+// Where kamal-proxy's Service.ServeHTTP counts a request in flight: as soon
+// as it reaches its service, unless --exclude-metrics-path names its path as
+// the upstream sees it (decoded, the prefix stripped if the service strips it).
+function requestStarted(ctx: RequestContext, metrics: HttpMetrics, service: Service): void {
+  const excluded = service.options.excludeMetricsPaths;
+  if (excluded.length > 0) {
+    const path = service.options.stripPrefix ? stripPathPrefix(ctx.path, ctx.routePrefix) : ctx.path;
+    if (excluded.includes(goPathUnescape(path))) {
+      ctx.metricsExcluded = true;
+      return;
+    }
+  }
+  const s = metrics.service(service.name);
+  s.started();
+  ctx.metricsService = s;
+}
+
+// As kamal-proxy's logging middleware tracks a request: with the status the
+// request log shows (101, 499...) and the time since the request began.
+function requestEnded(ctx: RequestContext, metrics: HttpMetrics): void {
+  if (ctx.metricsExcluded) return;
+  const service = ctx.metricsService;
+  if (service !== null) service.ended();
+  const status = ctx.loggedStatus;
+  metrics.observe(service ?? metrics.unrouted, ctx.req.method, status, (performance.now() - ctx.startedAt) / 1000);
 }
 
 function answerAcmeChallenge(router: Router, ctx: RequestContext): boolean {
@@ -126,6 +165,7 @@ function onResponseClose(this: ProxyResponse): void {
     ctx.upstream?.cancel(clientGone());
   }
   ctx.activity?.requestEnded();
+  if (ctx.metrics !== null) requestEnded(ctx, ctx.metrics);
   logRequest(ctx);
 }
 

@@ -1,6 +1,6 @@
-// The whole running proxy: router with restored state, client listeners and
-// the control socket. `kamal-proxy run`, the demo and the tests all start it
-// through here.
+// The whole running proxy: router with restored state, client listeners,
+// the metrics port (when asked for) and the control socket. `kamal-proxy
+// run`, the demo and the tests all start it through here.
 import { dirname, join } from 'node:path';
 import { dataDir, socketPath as defaultSocketPath, stateFilePath } from '../config/paths.ts';
 import { loadNapConfig } from '../nap/nap-config.ts';
@@ -11,11 +11,13 @@ import type { DockerEngine } from '../docker/engine.ts';
 import { log } from '../log/logger.ts';
 import { Router } from '../router/router.ts';
 import { checkStateWritable, removeLeftoverTempFiles } from '../state/state-file.ts';
+import type { MetricsServer } from './metrics-server.ts';
 import { Server } from './server.ts';
 
 export interface ProxyConfig {
   httpPort: number;
   httpsPort: number;
+  metricsPort?: number; // --metrics-port; 0 or unset: no metrics
   socketPath?: string;
   statePath?: string;
   bindAddress?: string;
@@ -32,6 +34,7 @@ export interface RunningProxy {
   readonly router: Router;
   readonly httpPort: number;
   readonly httpsPort: number;
+  readonly metricsPort: number; // 0 without metrics
   readonly socketPath: string;
   stop(): Promise<void>;
 }
@@ -53,15 +56,21 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   }, { defaultDirectory: config.acmeDirectory, acmeCaPem: config.acmeCaPem });
   await router.restore();
   await warnIfStateUnwritable(statePath);
-  const server = new Server(router, config);
+  // Loaded only with --metrics-port.
+  const metrics: MetricsServer | null = config.metricsPort
+    ? new (await import('./metrics-server.ts')).MetricsServer(router, config.metricsPort, config.bindAddress)
+    : null;
+  const server = new Server(router, { ...config, httpMetrics: metrics?.httpMetrics ?? null });
   const control = new ControlServer(socketPath, router);
   try {
+    // First, as kamal-proxy starts it.
+    await metrics?.start();
     await server.start();
     await control.start();
   } catch (err) {
     // A port or the socket cannot be had: close what did open (a proxy
     // serving 404s with no control socket helps nobody), so `run` exits 1.
-    await Promise.all([control.stop(), server.stop()]);
+    await Promise.all([control.stop(), server.stop(), metrics?.stop()]);
     router.close();
     throw err;
   }
@@ -72,10 +81,11 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     router,
     httpPort: server.httpPort,
     httpsPort: server.httpsPort,
+    metricsPort: metrics?.port ?? 0,
     socketPath,
     stop() {
       stopping ??= (async () => {
-        await Promise.all([control.stop(), server.stop()]);
+        await Promise.all([control.stop(), server.stop(), metrics?.stop()]);
         router.close();
         log.info('Server stopped');
         log.flushSync();

@@ -48,7 +48,7 @@ export function logRequest(ctx: RequestContext): void {
 export function writeRequest(out: LineBuffer, ctx: RequestContext): void {
   const req = ctx.req;
   const h = req.headers;
-  const status = ctx.status !== 0 ? ctx.status : ctx.res !== null ? ctx.res.statusCode : 0;
+  const status = ctx.loggedStatus;
   const cl = h['content-length'];
   str(out, HOST, h.host ?? '');
   num(out, PORT, ctx.port);

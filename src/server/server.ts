@@ -23,6 +23,7 @@ import { log } from '../log/logger.ts';
 import { bareResponse, sendError } from '../http/respond.ts';
 import { clientAddress } from '../http/client-address.ts';
 import type { FastRequestListener } from '../http/proxy-request.ts';
+import type { HttpMetrics } from '../metrics/http-metrics.ts';
 import type { Router } from '../router/router.ts';
 import { CLIENT_BAD_REQUEST, ProxyError, statusForError } from '../upstream/errors.ts';
 import { contextForSocket, handleFastRequest, handleHttp1Request, handleHttp2Request, handleUpgrade } from './handler-chain.ts';
@@ -38,6 +39,7 @@ export interface ServerConfig {
   httpsPort: number;
   bindAddress?: string; // all interfaces unless set (tests bind 127.0.0.1)
   clientHeadersTimeoutMs?: number; // CLIENT_HEADERS_TIMEOUT_MS unless set (tests)
+  httpMetrics?: HttpMetrics | null; // with --metrics-port: what requests are counted in
 }
 
 export class Server {
@@ -76,7 +78,7 @@ export class Server {
   }
 
   async start(): Promise<void> {
-    const listener: ListenerInfo = { scheme: 'http', port: this.#config.httpPort };
+    const listener: ListenerInfo = { scheme: 'http', port: this.#config.httpPort, metrics: this.#config.httpMetrics ?? null };
     const fallback = (this.#httpFallback = this.#createServer(listener));
     const router = this.#router;
     const onRequest: FastRequestListener = (req, res, body, peer) => handleFastRequest(router, listener, req, res, body, peer);
@@ -97,7 +99,7 @@ export class Server {
 
   #secureServer(): http2.Http2SecureServer {
     if (this.#https === null) {
-      this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort });
+      this.#https = this.#createSecureServer({ scheme: 'https', port: this.#config.httpsPort, metrics: this.#config.httpMetrics ?? null });
       this.#useDefaultCertificate();
     }
     return this.#https;
@@ -187,9 +189,12 @@ export class Server {
       this.#tlsSockets.add(socket);
       socket.once('close', () => this.#tlsSockets.delete(socket));
     });
-    // Go's http.Server logs these at INFO with this wording; so do we.
+    // Go's http.Server logs these at INFO with this wording; so do we. A
+    // failed handshake has closed the socket, and its address with it: the
+    // address is read from the TCP socket as it is accepted.
+    server.on('connection', notePeer);
     server.on('tlsClientError', (err, socket) => {
-      log.info(`http: TLS handshake error from ${clientAddress(socket.remoteAddress)}:${socket.remotePort}: ${err.message}`);
+      log.info(`http: TLS handshake error from ${peerOf(socket)}: ${err.message}`);
     });
     return server;
   }
@@ -281,4 +286,19 @@ function connectionCount(server: net.Server): Promise<number> {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+const kPeer = Symbol('kamal-napper.peer');
+type WithPeer = { [kPeer]?: string };
+
+function notePeer(socket: import('node:net').Socket): void {
+  (socket as WithPeer)[kPeer] = `${clientAddress(socket.remoteAddress)}:${socket.remotePort}`;
+}
+
+// Node wraps the accepted TCP socket in the TLS socket it reports; the
+// wrapped one is its `_parent` (not public API: without it, the address is
+// whatever the TLS socket still knows).
+function peerOf(socket: import('node:tls').TLSSocket): string {
+  const parent = (socket as { _parent?: WithPeer })._parent;
+  return parent?.[kPeer] ?? `${clientAddress(socket.remoteAddress)}:${socket.remotePort}`;
 }

@@ -154,6 +154,18 @@ export class Service {
     void this.#whilePaused(ctx);
   }
 
+  // An on-demand TLS check whose URL is a path (router/on-demand-probe.ts):
+  // made up by the proxy, not a client's, so as in kamal-proxy it skips the
+  // redirects (it stays plain HTTP) and takes the rest of the way: answered
+  // 503 while stopped, held while paused, waking a napping app.
+  serveInternal(ctx: RequestContext): void {
+    ctx.serviceName = this.name;
+    ctx.errorPages = this.#errorPages;
+    ctx.upstreamPath = this.options.stripPrefix ? stripPathPrefix(ctx.path, ctx.routePrefix) : ctx.path;
+    if (this.pause.running) return this.#forward(ctx);
+    void this.#whilePaused(ctx);
+  }
+
   #isHealthCheck(ctx: RequestContext): boolean {
     const method = ctx.req.method;
     return (method === 'GET' || method === 'HEAD') && ctx.upstreamPath === this.targetOptions.healthCheck.path;
@@ -215,7 +227,7 @@ export class Service {
       return sendWaitingPage(ctx, napper, eventsPath(ctx.routePrefix));
     }
     try {
-      await wake;
+      await napper.stats.hold(wake);
     } catch {
       return retryLater(ctx);
     }

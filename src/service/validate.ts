@@ -64,15 +64,25 @@ function trimSlashes(p: string): string {
   return p.slice(start, end);
 }
 
+// As kamal-proxy's parseTLSOnDemandURL: a path on the service itself, or an
+// absolute http(s) URL with a host (Go's url.ParseRequestURI; an opaque
+// `http:x` parses, and then has no host).
 function validateOnDemandUrl(url: string, fail: (d: string) => void): void {
-  if (url.startsWith('/') && !url.startsWith('//')) return;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    fail('invalid TLS on-demand URL');
-    return;
+  if (url.startsWith('//')) return fail('tls-on-demand-url must be a path or an absolute http(s) URL');
+  if (url.startsWith('/')) return;
+  const unparsable = (why: string) => fail(`unable to parse tls-on-demand-url: parse ${JSON.stringify(url)}: ${why}`);
+  if (url.startsWith(':')) return unparsable('missing protocol scheme');
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(url)?.[1]?.toLowerCase();
+  if (scheme === undefined) return unparsable('invalid URI for request');
+  const rest = url.slice(scheme.length + 1);
+  let host = '';
+  if (rest.startsWith('//')) {
+    try {
+      host = new URL(`http:${rest}`).host;
+    } catch {
+      return unparsable('invalid URL');
+    }
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') fail(`unsupported scheme: ${parsed.protocol.slice(0, -1)}`);
-  if (parsed.host === '') fail('TLS on-demand URL must have a host');
+  if (scheme !== 'http' && scheme !== 'https') return fail(`unsupported scheme ${JSON.stringify(scheme)} in tls-on-demand-url`);
+  if (host === '') fail('missing host in tls-on-demand-url');
 }

@@ -28,8 +28,15 @@ export async function openAcmeClient(opts: AcmeClientOptions): Promise<Client> {
     backoffMax: 10_000,
     backoffAttempts: 12,
   });
-  // For a key the CA already knows, this finds the existing account.
-  await client.createAccount({ termsOfServiceAgreed: true });
+  // A key the CA already knows (a restart, kamal-proxy's key) has its account
+  // looked up, not re-registered: acme-client would follow a registration
+  // that finds one with an update of nothing, which pebble refuses. A key it
+  // does not know gets a new account.
+  try {
+    await client.createAccount({ onlyReturnExisting: true });
+  } catch {
+    await client.createAccount({ termsOfServiceAgreed: true });
+  }
   return client;
 }
 

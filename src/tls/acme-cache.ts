@@ -4,10 +4,11 @@
 //   <cache path>/<sha256 hex of the ACME directory setting>/
 //     acme_account+key   account private key, PEM
 //     <domain>           certificate private key, PEM, then the chain
-// (autocert's `<domain>+rsa` files, for clients without ECDSA, are ignored.)
+// (autocert's `<domain>+rsa` files, for clients without ECDSA, are not served,
+// but count as a certificate the name already has: hasCertificate.)
 // Files are 0600 in a 0700 directory and replaced atomically (temp + rename).
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isCertifiableName } from './cert-manager.ts';
 
@@ -32,6 +33,21 @@ export class AcmeCache {
 
   async readCertificate(domain: string): Promise<string | null> {
     return this.#read(this.#domainFile(domain));
+  }
+
+  // Any certificate file for the name, ECDSA or RSA, valid or not: on-demand
+  // TLS asks no URL about such a name again (kamal-proxy's rule).
+  async hasCertificate(domain: string): Promise<boolean> {
+    if (!isCertifiableName(domain)) return false;
+    for (const name of [domain, `${domain}+rsa`]) {
+      try {
+        await access(path.join(this.dir, name));
+        return true;
+      } catch {
+        // not there (or unreadable): try the next
+      }
+    }
+    return false;
   }
 
   async writeCertificate(domain: string, pem: string): Promise<void> {

@@ -21,8 +21,11 @@ export interface AcmeManagerOptions {
   cachePath: string;
   /** ACME directory; "" or undefined means Let's Encrypt production (kamal-proxy's ACMEDirectory). */
   directoryUrl?: string;
-  /** May a certificate be ordered for this (normalized) host? Asked only when none is cached. */
-  hostPolicy: (host: string) => boolean | Promise<boolean>;
+  /**
+   * May a certificate be ordered for this (normalized) host? Asked only when none is cached;
+   * false or a rejection (its error tells the handshake why) refuses the name.
+   */
+  hostPolicy: (host: string, cache: AcmeCache) => boolean | Promise<boolean>;
   /** Challenge types, most preferred first. Default: TLS-ALPN-01 then HTTP-01, autocert's order. */
   challengeTypes?: readonly ChallengeType[];
   /** How often a timer looks for certificates due for renewal; 0 disables it. Default 1 h. */
@@ -86,12 +89,17 @@ export class AcmeManager implements CertManager {
       return state.cert.context;
     }
     state.pending ??= this.#track(state, this.#loadOrOrder(host, state));
-    const cert = await state.pending;
-    if (cert) this.#renewIfDue(host, state);
-    // Keep no state for names the policy refused: with on-demand TLS anyone
-    // can make up server names.
-    else if (!state.cert && state.failures === 0 && this.#hosts.get(host) === state) this.#hosts.delete(host);
-    return cert?.context ?? null;
+    let cert: Certificate | null = null;
+    try {
+      cert = await state.pending;
+    } finally {
+      // Keep no state for names the policy refused: with on-demand TLS anyone
+      // can make up server names.
+      if (!cert && !state.cert && state.failures === 0 && this.#hosts.get(host) === state) this.#hosts.delete(host);
+    }
+    if (cert === null) return null;
+    this.#renewIfDue(host, state);
+    return cert.context;
   }
 
   loadedCertificate(serverName: string): Certificate | null {
@@ -137,7 +145,7 @@ export class AcmeManager implements CertManager {
     }
     // As in autocert, the policy guards new orders only: a cached certificate
     // is served without asking (which on-demand TLS relies on).
-    if (!(await this.#opts.hostPolicy(host))) return null;
+    if (!(await this.#opts.hostPolicy(host, this.cache))) return null;
     return this.#order(host, state);
   }
 

@@ -129,6 +129,18 @@ export function engineContract(label: string, makeSubject: () => Promise<EngineS
       await engine.stopContainer(web.id, 5);
     });
 
+    test("reads a running container's memory; a created, stopped or missing one has none", async () => {
+      const c = await create();
+      assert.equal(await engine.containerMemoryBytes(c.id), null, 'created, never started');
+      await engine.startContainer(c.id);
+      const bytes = await engine.containerMemoryBytes(c.id);
+      assert.ok(bytes !== null && bytes > 0 && bytes < 1024 ** 3, `a running container uses some memory: ${bytes}`);
+      assert.ok(((await engine.containerMemoryBytes(c.name)) ?? 0) > 0, 'by name too');
+      await engine.stopContainer(c.id, 5);
+      assert.equal(await engine.containerMemoryBytes(c.id), null, 'stopped');
+      assert.equal(await engine.containerMemoryBytes(`${prefix}-missing`), null, 'missing');
+    });
+
     test('streams events for a container until closed', async () => {
       const c = await create({ service: `${prefix}-events` });
       const other = await create({ service: `${prefix}-events` });

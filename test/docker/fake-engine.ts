@@ -18,6 +18,10 @@ export interface FakeContainer {
   status: FakeStatus;
   labels: Record<string, string>;
   created: number; // ms since the epoch
+  // What /stats reports while it runs: memory_stats.usage, and the inactive
+  // file cache in it (which `docker stats` leaves out).
+  memoryUsage: number;
+  inactiveFile: number;
 }
 
 export type FakeAction = 'start' | 'stop' | 'unpause';
@@ -40,6 +44,9 @@ export class FakeEngine {
   readonly socketPath: string;
   // What /version answers; null leaves ApiVersion out (an old or odd daemon).
   apiVersion: string | null = '1.41';
+  // The cgroup version /stats reports memory for: v1 names the inactive
+  // file cache total_inactive_file, v2 inactive_file.
+  cgroupVersion: 1 | 2 = 2;
   // Every request, as "METHOD /path?query" with the path as sent (version prefix included).
   readonly requests: string[] = [];
   // Runs before start/stop/unpause changes anything; may wait, or throw a FakeFailure.
@@ -81,6 +88,8 @@ export class FakeEngine {
       status: options.status ?? 'created',
       labels: { ...options.labels },
       created: options.created ?? Date.now(),
+      memoryUsage: 48 * 1024 * 1024,
+      inactiveFile: 4 * 1024 * 1024,
     };
     this.#containers.set(container.id, container);
     this.#emit(container, 'create');
@@ -176,13 +185,14 @@ export class FakeEngine {
     if (method === 'GET' && path === '/containers/json') return this.#list(url, res);
     if (method === 'GET' && path === '/events') return this.#events(url, res);
 
-    const m = /^\/containers\/([^/]+)\/(json|start|stop|unpause)$/.exec(path);
+    const m = /^\/containers\/([^/]+)\/(json|start|stop|unpause|stats)$/.exec(path);
     if (!m) return json(res, 404, { message: 'page not found' });
     const ref = decodeURIComponent(m[1]!);
     const op = m[2]!;
     const c = this.find(ref);
     if (!c) return json(res, 404, { message: `No such container: ${ref}` });
     if (method === 'GET' && op === 'json') return json(res, 200, inspectBody(c));
+    if (method === 'GET' && op === 'stats') return json(res, 200, statsBody(c, this.cgroupVersion));
     if (method !== 'POST') return json(res, 404, { message: 'page not found' });
 
     try {
@@ -270,6 +280,17 @@ function inspectBody(c: FakeContainer) {
     Config: { Labels: c.labels, Image: 'kamal-napper-test:latest' },
     HostConfig: { NetworkMode: 'host' },
   };
+}
+
+// GET /containers/{id}/stats?stream=false: a container that is not running
+// (created, exited) gets an empty sample, as dockerd answers.
+function statsBody(c: FakeContainer, cgroupVersion: 1 | 2) {
+  const base = { name: `/${c.name}`, id: c.id };
+  if (c.status !== 'running' && c.status !== 'paused' && c.status !== 'restarting') {
+    return { ...base, read: '0001-01-01T00:00:00Z', memory_stats: {} };
+  }
+  const cache = cgroupVersion === 1 ? { total_inactive_file: c.inactiveFile, total_active_file: 0, total_rss: c.memoryUsage - c.inactiveFile } : { inactive_file: c.inactiveFile, active_file: 0, anon: c.memoryUsage - c.inactiveFile };
+  return { ...base, read: new Date().toISOString(), memory_stats: { usage: c.memoryUsage, stats: cache, limit: 8 * 1024 ** 3 } };
 }
 
 function listBody(c: FakeContainer) {

@@ -134,9 +134,15 @@ describe('deploy errors, as kamal-proxy gives them', () => {
     [
       'an on-demand URL that is neither a path nor http(s), off the root path',
       ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=ftp://x.example.com/allow', '--path-prefix=/api'],
-      `${INVALID}unsupported scheme: ftp\n`,
+      `${INVALID}unsupported scheme "ftp" in tls-on-demand-url\n`,
       1,
     ],
+    // The URL's own messages, as kamal-proxy's parseTLSOnDemandURL words them.
+    ['an on-demand URL starting with //', ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=//x.example.com/allow'], `${INVALID}tls-on-demand-url must be a path or an absolute http(s) URL\n`, 1],
+    ['an on-demand URL with an upper-case scheme it does not support', ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=FTP://x.example.com/'], `${INVALID}unsupported scheme "ftp" in tls-on-demand-url\n`, 1],
+    ['an on-demand URL without a host', ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=http:allow'], `${INVALID}missing host in tls-on-demand-url\n`, 1],
+    ['an on-demand URL that is neither a path nor a URL', ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=allow'], `${INVALID}unable to parse tls-on-demand-url: parse "allow": invalid URI for request\n`, 1],
+    ['an on-demand URL without a scheme', ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=://x'], `${INVALID}unable to parse tls-on-demand-url: parse "://x": missing protocol scheme\n`, 1],
     ['an on-demand URL off the root path', ({ app }) => ['a', `--target=${app}`, '--tls', '--tls-on-demand-url=/allow', '--path-prefix=/api'], `${INVALID}TLS settings must be specified on the root path service\n`, 1],
     [
       'both nap runtimes (ours), and --tls without a host',

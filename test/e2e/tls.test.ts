@@ -212,7 +212,7 @@ describe('custom certificates, redirects and the TLS rules', () => {
       [{ options: { hosts: ['a.test'], canonicalHost: 'b.test' } }, "service options invalid: canonical-host 'b.test' must be present in the hosts list: [a.test]"],
       [{ options: { tlsOnDemandUrl: '/allow' } }, 'service options invalid: TLS must be enabled to use a TLS on-demand URL'],
       [{ options: { tlsEnabled: true, tlsOnDemandUrl: '/allow', hosts: ['a.test'] } }, 'service options invalid: cannot set hosts when using a TLS on-demand URL'],
-      [{ options: { tlsEnabled: true, tlsOnDemandUrl: 'ftp://x.test/allow' } }, 'service options invalid: unsupported scheme: ftp'],
+      [{ options: { tlsEnabled: true, tlsOnDemandUrl: 'ftp://x.test/allow' } }, 'service options invalid: unsupported scheme "ftp" in tls-on-demand-url'],
     ];
     for (const [o, message] of cases) {
       await assert.rejects(proxy.router.deploy(deployParams('rules', [app.address], o)), { message }, message);

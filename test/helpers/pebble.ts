@@ -15,6 +15,8 @@ export interface Pebble {
   readonly caPem: string;
   /** Pebble's issuing root (from its management port): validates issued certificates. */
   readonly rootPem: string;
+  /** What pebble has logged so far: a line for each ACME request it served. */
+  log(): string;
   stop(): Promise<void>;
 }
 
@@ -53,7 +55,7 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
     }),
   );
 
-  const children: ChildProcess[] = [];
+  const children: LaunchedProcess[] = [];
   const stop = async () => {
     await Promise.all(children.map(stopChild));
     fs.rmSync(dir, { recursive: true, force: true });
@@ -68,17 +70,16 @@ export async function startPebble(opts: PebbleOptions): Promise<Pebble> {
         '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '',
       ]),
     );
-    children.push(
-      launch('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
-        PEBBLE_VA_NOSLEEP: '1', // validate at once instead of sleeping 0-15 s
-        PEBBLE_WFE_NONCEREJECT: '0', // do not reject 5% of good nonces
-        PEBBLE_AUTHZREUSE: String(opts.authzReusePercent ?? 0), // every order runs a challenge
-      }),
-    );
+    const pebble = launch('pebble', ['-config', path.join(dir, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], {
+      PEBBLE_VA_NOSLEEP: '1', // validate at once instead of sleeping 0-15 s
+      PEBBLE_WFE_NONCEREJECT: '0', // do not reject 5% of good nonces
+      PEBBLE_AUTHZREUSE: String(opts.authzReusePercent ?? 0), // every order runs a challenge
+    }, 1_000_000);
+    children.push(pebble);
     const directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
     await waitUntil(() => httpsGet(directoryUrl, caPem).then(() => true, () => false), 10_000, 'pebble did not start');
     const rootPem = await httpsGet(`https://127.0.0.1:${mgmtPort}/roots/0`, caPem);
-    return { directoryUrl, caPem, rootPem, stop };
+    return { directoryUrl, caPem, rootPem, log: pebble.output, stop };
   } catch (err) {
     await stop();
     throw err;
@@ -103,21 +104,24 @@ function makeListenerCertificate(dir: string): void {
 const WATCHDOG = '"$@" & child=$!; read _; kill $child; wait $child';
 const stopping = new WeakSet<ChildProcess>();
 
-function launch(cmd: string, args: string[], env: Record<string, string> = {}): ChildProcess {
+type LaunchedProcess = ChildProcess & { output(): string };
+
+// Keeps the last `keepChars` of the process's output.
+function launch(cmd: string, args: string[], env: Record<string, string> = {}, keepChars = 4000): LaunchedProcess {
   const child = spawn('sh', ['-c', WATCHDOG, 'sh', cmd, ...args], {
     env: { ...process.env, ...env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let log = '';
   const keep = (b: Buffer) => {
-    log = (log + b.toString()).slice(-4000);
+    log = (log + b.toString()).slice(-keepChars);
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   child.on('exit', (code) => {
-    if (!stopping.has(child)) process.stderr.write(`${cmd} exited early (${code}):\n${log}\n`);
+    if (!stopping.has(child)) process.stderr.write(`${cmd} exited early (${code}):\n${log.slice(-4000)}\n`);
   });
-  return child;
+  return Object.assign(child, { output: () => log });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {

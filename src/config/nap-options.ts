@@ -72,6 +72,9 @@ export interface NapPersisted {
   asleep: boolean;
   lastActivityMs: number; // unix ms
   wakes: number;
+  // The app's memory when it was put to sleep, kept while it sleeps so the
+  // metrics and status page still show it after a restart.
+  memoryAtSleepBytes?: number;
 }
 
 export type NapStateName = 'running' | 'idle' | 'stopping' | 'stopped' | 'starting';

@@ -85,7 +85,9 @@ export class Napper {
     this.#lastActivityMs = keptActivityMs(restored?.lastActivityMs);
     this.#savedActivityMs = this.#lastActivityMs;
     this.#wakes = restored?.wakes ?? 0;
+    // A deploy hands over the stats; a restart has only what the file kept.
     if (this.awake) stats.memoryAtSleepBytes = 0;
+    else if (restored?.memoryAtSleepBytes) stats.memoryAtSleepBytes = restored.memoryAtSleepBytes;
     // Counted from the kept time, not from now: a proxy restarted more often
     // than the idle timeout must still let an idle app nap.
     if (this.#state === 'idle') this.#armIdle(this.options.idleTimeoutMs - (Date.now() - this.#lastActivityMs));
@@ -127,7 +129,7 @@ export class Napper {
   // until they end: the one a restart cuts off was last used now.
   persisted(): NapPersisted {
     this.#savedActivityMs = this.#active > 0 ? Date.now() : this.#lastActivityMs;
-    return { options: this.options, asleep: !this.awake, lastActivityMs: this.#savedActivityMs, wakes: this.#wakes };
+    return { options: this.options, asleep: !this.awake, lastActivityMs: this.#savedActivityMs, wakes: this.#wakes, memoryAtSleepBytes: this.stats.memoryAtSleepBytes };
   }
 
   // ---- activity: called for every request that counts, and its end

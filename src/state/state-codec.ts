@@ -69,6 +69,7 @@ type WireNap = OptionWire<'nap'> & {
   asleep: boolean;
   last_activity_ms: number;
   wakes: number;
+  memory_at_sleep_bytes?: number;
 };
 
 export function encodeState(services: readonly ServiceState[]): string {
@@ -113,6 +114,7 @@ function encodeNap(n: NapPersisted): WireNap {
     asleep: n.asleep,
     last_activity_ms: n.lastActivityMs,
     wakes: n.wakes,
+    ...(n.asleep && (n.memoryAtSleepBytes ?? 0) > 0 ? { memory_at_sleep_bytes: n.memoryAtSleepBytes } : {}),
   };
 }
 
@@ -207,6 +209,7 @@ function decodeNap(n: Fields): NapPersisted {
     asleep: n.bool('asleep', false),
     lastActivityMs: n.number('last_activity_ms', 0),
     wakes: n.int('wakes', 0),
+    memoryAtSleepBytes: n.int('memory_at_sleep_bytes', 0),
   };
 }
 

@@ -121,3 +121,17 @@ test("a container's memory is usage less its inactive file cache (cgroup v1 and 
   assert.equal(await group.memoryBytes(), null, 'the app is not running');
   assert.ok(fake.requests.some((r) => /^GET \/v1\.41\/containers\/[0-9a-f]{64}\/stats\?stream=false&one-shot=true$/.test(r)), fake.requests.join('\n'));
 });
+
+test('a napper restored asleep shows the memory the state file kept, and saves it again; awake it is 0', async () => {
+  const { Napper } = await import('../../src/nap/napper.ts');
+  const options = { idleTimeoutMs: 60_000, wakeTimeoutMs: 30_000, runtime: { kind: 'process', command: 'true' } } as const;
+  const hooks = { probe: async () => true, ready() {}, asleep() {}, changed() {} };
+  const config = { maxRetries: 0, pollIntervalMs: 0 };
+  const asleep = new Napper('app', options, [], hooks, config, { options, asleep: true, lastActivityMs: 1, wakes: 3, memoryAtSleepBytes: 50 * MiB });
+  assert.equal(asleep.stats.memoryAtSleepBytes, 50 * MiB);
+  assert.equal(asleep.persisted().memoryAtSleepBytes, 50 * MiB);
+  asleep.close();
+  const awake = new Napper('app', options, [], hooks, config, { options, asleep: false, lastActivityMs: Date.now(), wakes: 3, memoryAtSleepBytes: 50 * MiB });
+  assert.equal(awake.stats.memoryAtSleepBytes, 0);
+  awake.close();
+});

@@ -36,8 +36,18 @@ describe('the napper section', () => {
       asleep: true,
       lastActivityMs: 123,
       wakes: 2,
+      memoryAtSleepBytes: 0, // unknown: written before it was kept
     });
     assert.equal(encodeState(decodeState(text).services), text);
+  });
+
+  test('a sleeping app keeps the memory it was put to sleep with; an awake one writes none', () => {
+    const asleep = file('{"idle_timeout":5000000000,"wake_timeout":60000000000,"container":"","command":"sleep 1","group":false,"asleep":true,"last_activity_ms":123,"wakes":2,"memory_at_sleep_bytes":52428800}');
+    assert.equal(napOf(asleep).memoryAtSleepBytes, 52_428_800);
+    assert.equal(encodeState(decodeState(asleep).services), asleep);
+    const services = decodeState(asleep).services;
+    services[0]!.nap = { ...services[0]!.nap!, asleep: false };
+    assert.doesNotMatch(encodeState(services), /memory_at_sleep_bytes/);
   });
 
   test('containers: a named one with its group, or each target\'s host', () => {

@@ -4,7 +4,7 @@
 // name we were called by.
 import type { Command, CommandGroup } from './command.ts';
 import { FlagError, parseFlags } from './flags.ts';
-import { goQuote } from './go-quote.ts';
+import { goQuote } from '../util/go-quote.ts';
 import { commandHelp, groupHelp, helpCommandHelp, helpFlag, rootHelp, rootUsage } from './help.ts';
 import { runCommand } from './run.ts';
 import { UnknownCommandError } from './unknown-command.ts';

@@ -6,7 +6,7 @@
 import { formatGoDuration, parseGoDuration } from '../util/go-duration.ts';
 import { parseGoBool } from '../util/go-bool.ts';
 import { readCsvRecord, writeCsvRecord } from './csv.ts';
-import { goQuote, goQuoteRune } from './go-quote.ts';
+import { goQuote, goQuoteRune } from '../util/go-quote.ts';
 
 export type FlagType = 'bool' | 'string' | 'int' | 'int64' | 'duration' | 'stringSlice';
 export type FlagValue = boolean | string | number | string[]; // duration => ms; int/int64 => number

@@ -1,6 +1,6 @@
 // A command name we do not know, reported as cobra reports it: the error,
 // "Did you mean this?" with the near misses, and where to find the usage.
-import { goQuote } from './go-quote.ts';
+import { goQuote } from '../util/go-quote.ts';
 
 // cobra's SuggestionsMinimumDistance default
 const MAX_DISTANCE = 2;

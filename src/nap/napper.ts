@@ -13,6 +13,7 @@ import { log } from '../log/logger.ts';
 import type { NapOptions, NapPersisted, NapStateName } from '../config/nap-options.ts';
 import type { Runtime } from './runtime.ts';
 import { memoryOf, NapStats } from './nap-stats.ts';
+import { beforeDeadline, DeadlineError, rethrowUnlessProbe, sleep } from './wake-deadline.ts';
 
 export interface NapperHooks {
   // One readiness probe: the service's health check on its targets.
@@ -370,35 +371,9 @@ export class Napper {
   }
 }
 
-class DeadlineError extends Error {}
-
 // The state file's last activity, unless it is missing (0) or in the future
 // (the clock was set back): then now.
 function keptActivityMs(kept: number | undefined): number {
   const now = Date.now();
   return kept !== undefined && kept > 0 && kept <= now ? kept : now;
-}
-
-function beforeDeadline<T>(work: Promise<T>, deadline: number, what: 'start' | 'ready'): Promise<T> {
-  const ms = deadline - Date.now();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new DeadlineError(what === 'start' ? 'the app did not start within the wake timeout' : 'not ready within the wake timeout')),
-      Math.max(0, ms),
-    );
-    work.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}
-
-// A probe that throws (connection refused while the app boots) is "not yet".
-function rethrowUnlessProbe(err: unknown): boolean {
-  if (err instanceof DeadlineError) throw err;
-  return false;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

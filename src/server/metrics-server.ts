@@ -88,12 +88,12 @@ function send(res: ServerResponse, contentType: string, body: string): void {
 
 function napSamples(router: Router): NapSample[] {
   const samples: NapSample[] = [];
-  for (const { service } of router.list()) {
-    const napper = router.service(service)?.napper;
-    if (napper === null || napper === undefined) continue;
+  for (const s of router.services()) {
+    const napper = s.napper;
+    if (napper === null) continue;
     const stats = napper.stats;
     samples.push({
-      service,
+      service: s.name,
       state: napper.state,
       wakes: stats.wakes,
       wakeDuration: stats.wakeDuration,

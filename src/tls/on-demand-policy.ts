@@ -11,7 +11,7 @@
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import { log as defaultLog, type Logger } from '../log/logger.ts';
-import { goQuoteBytes } from './go-quote-bytes.ts';
+import { goQuoteBytes } from '../util/go-quote.ts';
 import { nodeHttps } from './lazy-tls.ts';
 
 const require = createRequire(import.meta.url);

@@ -8,24 +8,15 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { log } from '../../src/log/logger.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
-import { cli, deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
+import { cli, deployParams, quietLogs, requestLogLine, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
 
 const logFile = quietLogs();
 
-async function remoteAddrOf(requestId: string): Promise<unknown> {
-  await log.flush();
-  const line = readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"Request"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((l) => l.request_id === requestId);
-  return line?.remote_addr;
-}
+const remoteAddrOf = async (requestId: string) => (await requestLogLine(logFile, requestId))?.remote_addr;
 
 describe('--client-ip-header', () => {
   let proxy: TestProxy;

@@ -5,17 +5,15 @@
 // than filling the proxy's memory.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { Readable, pipeline } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import zlib from 'node:zlib';
 import { request } from 'undici';
 import { COMPRESS_MIN_BYTES, COMPRESS_WHOLE_MAX_BYTES } from '../../src/config/defaults.ts';
-import { log } from '../../src/log/logger.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
-import { cli, deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
+import { cli, deployParams, quietLogs, requestLogLine, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
@@ -47,14 +45,7 @@ const CODINGS = ['br', 'zstd', 'gzip'] as const;
 type Coding = (typeof CODINGS)[number];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function requestLine(requestId: string): Promise<Record<string, unknown> | undefined> {
-  await log.flush();
-  return readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"Request"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((l) => l.request_id === requestId);
-}
+const requestLine = (requestId: string) => requestLogLine(logFile, requestId);
 
 function decode(coding: string | undefined, body: Buffer): Buffer {
   switch (coding) {

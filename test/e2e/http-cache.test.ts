@@ -13,11 +13,10 @@ import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
 import { NODE, napRequest } from '../helpers/nap.ts';
 import { freePort } from '../helpers/free-port.ts';
-import { cli, deployParams, quietLogs, ROOT, startTestProxy } from '../helpers/proxy.ts';
+import { cli, deployParams, quietLogs, ROOT, requestLogLine, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { scratchDir } from '../helpers/scratch-dir.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
-import { log } from '../../src/log/logger.ts';
 import { h2Connect } from '../helpers/h2-client.ts';
 
 const logFile = quietLogs();
@@ -31,14 +30,7 @@ interface Reply {
   body: string;
 }
 
-async function requestLine(requestId: string): Promise<Record<string, unknown> | undefined> {
-  await log.flush();
-  return readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"Request"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((l) => l.request_id === requestId);
-}
+const requestLine = (requestId: string) => requestLogLine(logFile, requestId);
 
 // Each route's response, by the path after the protocol's prefix.
 function route(path: string, req: { headers: Record<string, string | string[] | undefined>; method?: string }): { status?: number; headers: Record<string, string>; body: string } {

@@ -4,13 +4,11 @@
 // leave mid-response.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { after, before, describe, test } from 'node:test';
-import { log } from '../../src/log/logger.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
-import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
+import { deployParams, quietLogs, requestLogLine, startTestProxy } from '../helpers/proxy.ts';
 import type { TestProxy } from '../helpers/proxy.ts';
 import { waitFor } from '../helpers/wait.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
@@ -20,14 +18,7 @@ const HOST = 'h2.example.test';
 const BIG = Buffer.alloc(3 * 1024 * 1024 + 17, 'abcdefghij'); // over --buffer-memory: a spill file
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-async function requestLine(requestId: string): Promise<Record<string, unknown> | undefined> {
-  await log.flush();
-  return readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"Request"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .find((l) => l.request_id === requestId);
-}
+const requestLine = (requestId: string) => requestLogLine(logFile, requestId);
 
 interface Reply {
   status: number;

@@ -1,12 +1,10 @@
 // One JSON line per request on stdout, with kamal-proxy's field names and order.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { request } from 'undici';
-import { log } from '../../src/log/logger.ts';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
-import { deployParams, quietLogs, startTestProxy } from '../helpers/proxy.ts';
+import { deployParams, quietLogs, requestLogLines, startTestProxy } from '../helpers/proxy.ts';
 import { fetchHttp2 } from '../tls/acme-fixture.ts';
 import { rawExchange } from '../helpers/raw-http.ts';
 import { selfSigned, tempDir } from '../tls/openssl.ts';
@@ -14,13 +12,7 @@ import type { TestProxy } from '../helpers/proxy.ts';
 
 const logFile = quietLogs();
 
-async function requestLines(): Promise<Record<string, unknown>[]> {
-  await log.flush();
-  return readFileSync(logFile, 'utf8')
-    .split('\n')
-    .filter((l) => l.includes('"msg":"Request"'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>);
-}
+const requestLines = () => requestLogLines(logFile);
 
 describe('request log', () => {
   let proxy: TestProxy;

@@ -2,7 +2,7 @@
 // executable in a child process (CLI, signals, SIGKILL + restart).
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { log } from '../../src/log/logger.ts';
 import { startProxy } from '../../src/server/proxy.ts';
@@ -21,6 +21,20 @@ export function quietLogs(): string {
   const file = join(scratchDir('kn-log-'), 'proxy.log');
   log.setFd(openSync(file, 'a'));
   return file;
+}
+
+// The `Request` lines in-process proxies have written to quietLogs()'s file,
+// parsed, once the logger's batch is out.
+export async function requestLogLines(logFile: string): Promise<Record<string, unknown>[]> {
+  await log.flush();
+  return readFileSync(logFile, 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('"msg":"Request"'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+export async function requestLogLine(logFile: string, requestId: string): Promise<Record<string, unknown> | undefined> {
+  return (await requestLogLines(logFile)).find((l) => l.request_id === requestId);
 }
 
 export interface TestProxy extends RunningProxy {

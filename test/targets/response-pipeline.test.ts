@@ -6,26 +6,10 @@ import { describe, test } from 'node:test';
 import { defaultTargetOptions } from '../../src/config/service-options.ts';
 import type { RequestContext } from '../../src/http/context.ts';
 import { chainFilters, responseFilters } from '../../src/targets/response-pipeline.ts';
-import type { ResponseFilter, ResponseHead, ResponseSink, SinkOwner } from '../../src/http/response-sink.ts';
+import type { ResponseFilter, ResponseHead, SinkOwner } from '../../src/http/response-sink.ts';
 import { statusForError } from '../../src/upstream/errors.ts';
+import { Recorder } from '../helpers/recording-sink.ts';
 
-class Recorder implements ResponseSink {
-  readonly events: string[] = [];
-  head(h: ResponseHead): void {
-    this.events.push(`head ${h.status} ${h.headers.join(',')}`);
-  }
-  body(chunk: Buffer): boolean {
-    this.events.push(`body ${chunk}`);
-    return true;
-  }
-  onDrain(): void {}
-  end(last?: Buffer): void {
-    this.events.push(last === undefined ? 'end' : `end ${last}`);
-  }
-  discard(): void {
-    this.events.push('discard');
-  }
-}
 
 function owner(): SinkOwner & { failures: Error[] } {
   const failures: Error[] = [];

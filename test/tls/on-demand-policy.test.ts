@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AcmeCache } from '../../src/tls/acme-cache.ts';
 import { AcmeManager } from '../../src/tls/acme-manager.ts';
-import { goQuoteBytes } from '../../src/tls/go-quote-bytes.ts';
+import { goQuoteBytes } from '../../src/util/go-quote.ts';
 import {
   ON_DEMAND_BODY_LIMIT_BYTES,
   ON_DEMAND_CHECK_TIMEOUT_MS,

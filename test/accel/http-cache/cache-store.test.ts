@@ -8,25 +8,9 @@ import { uriKey } from '../../../src/accel/http-cache/cache-key.ts';
 import { storeResponses } from '../../../src/accel/http-cache/cache-store.ts';
 import { HttpCache } from '../../../src/accel/http-cache/http-cache.ts';
 import type { RequestContext } from '../../../src/http/context.ts';
-import type { ResponseHead, ResponseSink } from '../../../src/http/response-sink.ts';
+import type { ResponseHead } from '../../../src/http/response-sink.ts';
+import { Recorder } from '../../helpers/recording-sink.ts';
 
-class Recorder implements ResponseSink {
-  readonly events: string[] = [];
-  head(h: ResponseHead): void {
-    this.events.push(`head ${h.status} ${h.headers.join(',')}`);
-  }
-  body(chunk: Buffer): boolean {
-    this.events.push(`body ${chunk}`);
-    return true;
-  }
-  onDrain(): void {}
-  end(last?: Buffer): void {
-    this.events.push(last === undefined ? 'end' : `end ${last}`);
-  }
-  discard(): void {
-    this.events.push('discard');
-  }
-}
 
 const URI = uriKey('http', 'a.test', '/p');
 

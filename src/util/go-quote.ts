@@ -1,31 +1,49 @@
-// Go's strconv.Quote (what %q prints) for bytes rather than a string: the
-// same escapes as cli/go-quote.ts, plus \xNN for bytes that are not valid
-// UTF-8, as Go prints them. kamal-proxy quotes a denial's body this way, and
-// a body cut at 256 bytes can end inside a character.
-const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
-const NAMED_ESCAPES: Readonly<Record<number, string>> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r' };
+// Go's strconv.Quote / QuoteRune (what %q prints), used in pflag's messages
+// and kamal-proxy's on-demand TLS denials: Kamal prints our errors
+// verbatim, so they must quote exactly as Go does.
 
+const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = {
+  '\x07': '\\a',
+  '\b': '\\b',
+  '\f': '\\f',
+  '\n': '\\n',
+  '\r': '\\r',
+  '\t': '\\t',
+  '\v': '\\v',
+};
+
+export function goQuote(s: string): string {
+  let out = '"';
+  for (const ch of s) out += escapeChar(ch, '"');
+  return `${out}"`;
+}
+
+export function goQuoteRune(code: number): string {
+  return `'${escapeChar(String.fromCodePoint(code), "'")}'`;
+}
+
+// For bytes rather than a string: \xNN for a byte that is not valid UTF-8,
+// as Go prints it (a body cut at 256 bytes can end inside a character).
 export function goQuoteBytes(b: Buffer): string {
   let out = '"';
   for (let i = 0; i < b.length; ) {
     const [cp, size] = decodeRune(b, i);
     i += size;
-    if (cp < 0) out += `\\x${b[i - 1]!.toString(16).padStart(2, '0')}`;
-    else out += escapeRune(cp);
+    out += cp < 0 ? `\\x${b[i - 1]!.toString(16).padStart(2, '0')}` : escapeChar(String.fromCodePoint(cp), '"');
   }
   return `${out}"`;
 }
 
-function escapeRune(cp: number): string {
-  if (cp === 0x22) return '\\"';
-  if (cp === 0x5c) return '\\\\';
-  const ch = String.fromCodePoint(cp);
+function escapeChar(ch: string, quote: string): string {
+  if (ch === quote || ch === '\\') return `\\${ch}`;
   if (PRINTABLE.test(ch)) return ch;
-  const named = NAMED_ESCAPES[cp];
+  const named = NAMED_ESCAPES[ch];
   if (named !== undefined) return named;
-  const hex = cp.toString(16);
-  if (cp < 0x20 || cp === 0x7f) return `\\x${hex.padStart(2, '0')}`;
-  if (cp < 0x10000) return `\\u${hex.padStart(4, '0')}`;
+  const code = ch.codePointAt(0)!;
+  const hex = code.toString(16);
+  if (code < 0x20 || code === 0x7f) return `\\x${hex.padStart(2, '0')}`;
+  if (code < 0x10000) return `\\u${hex.padStart(4, '0')}`;
   return `\\U${hex.padStart(8, '0')}`;
 }
 

@@ -15,8 +15,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { log } from '../src/log/logger.ts';
-import { startProxy } from '../src/server/proxy.ts';
-import type { RunningProxy } from '../src/server/proxy.ts';
+import { startProxy } from '../src/proxy/proxy.ts';
+import type { RunningProxy } from '../src/proxy/proxy.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../src/config/service-options.ts';
 import { freePort, HOST } from './net.ts';
 

@@ -105,6 +105,15 @@ export const HTTP2_MAX_CONCURRENT_STREAMS = 250;
 
 // Shutdown: how long in-flight requests may run after SIGTERM/SIGINT.
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
+// Threads that serve requests (run --workers, src/config/workers.ts).
+export const DEFAULT_WORKERS = '1';
+export const WORKERS_AUTO_MAX = 4; // `auto`: one per core, up to this many
+export const WORKERS_MAX = 64;
+// Data-plane workers (run --workers): how long the main thread waits for a
+// worker's answer (an idle check, metrics) before going on without it, and
+// before it starts another in place of one that died.
+export const WORKER_ANSWER_TIMEOUT_MS = 2_000;
+export const WORKER_RESTART_DELAY_MS = 1_000;
 
 // Files
 export const STATE_FILE_NAME = 'kamal-proxy.state';

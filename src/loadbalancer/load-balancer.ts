@@ -4,7 +4,7 @@ import { HealthCheck } from '../health/health-check.ts';
 import type { ProxyRequest } from '../http/proxy-request.ts';
 import { log } from '../log/logger.ts';
 import type { TargetOptions } from '../config/service-options.ts';
-import { Target } from '../targets/target.ts';
+import { Target, type TargetHealth } from '../targets/target.ts';
 import { cookieValue } from '../http/cookies.ts';
 import { WRITER_COOKIE } from '../http/response-headers.ts';
 
@@ -57,6 +57,19 @@ export class LoadBalancer {
     for (const t of this.targets) t.health = 'healthy';
     this.#rebuildHealthy();
     if (this.targets.length > 1) this.startHealthChecks();
+  }
+
+  // Told of every change of a target's health.
+  onHealthChange(listener: () => void): void {
+    this.#onHealthChange.push(listener);
+  }
+
+  // A data-plane worker's copy of the main thread's balancer: the health
+  // its checks found, in the order of `targets`. It runs no checks itself.
+  setHealth(health: readonly TargetHealth[]): void {
+    const targets = this.targets;
+    for (let i = 0; i < targets.length && i < health.length; i++) targets[i]!.health = health[i]!;
+    this.#rebuildHealthy();
   }
 
   get allHealthy(): boolean {

@@ -71,6 +71,23 @@ export class Logger {
     this.#fd = fd;
   }
 
+  // A data-plane worker hands its batches to the main thread, which writes
+  // them with its own: one stream, whole lines, never interleaved mid-line.
+  // The batch is only lent: forward copies what it keeps.
+  #forward: ((lines: Buffer) => void) | null = null;
+  forwardTo(forward: (lines: Buffer) => void): void {
+    this.flushSync();
+    this.#forward = forward;
+  }
+
+  /** Whole lines another thread formatted, written in turn with ours. */
+  appendLines(lines: Buffer): void {
+    const admit = this.#admit();
+    if (admit === DROP) return;
+    this.#pending.bytes(lines);
+    this.#written(admit);
+  }
+
   debug(msg: string, attrs?: Attrs): void {
     if (this.debugEnabled) this.#emit('DEBUG', msg, attrs === undefined ? '' : formatAttrs(attrs));
   }
@@ -108,7 +125,8 @@ export class Logger {
     this.#noteDropped();
     if (this.#pending.size === 0) return;
     const buf = this.#pending.take();
-    writeAllSync(this.#fd, buf);
+    if (this.#forward !== null) this.#forward(buf);
+    else writeAllSync(this.#fd, buf);
     this.#pending.release(buf);
     if (!this.#inFlight) this.#resolveIdle();
   }
@@ -196,7 +214,7 @@ export class Logger {
       return;
     }
     // Still over the cap after a write: the reader is slower; block, not grow.
-    if (this.#pending.size >= this.#limit) {
+    if (this.#pending.size >= this.#limit || this.#forward !== null) {
       this.flushSync();
       return;
     }

@@ -40,6 +40,16 @@ export class Histogram {
     if (i < bounds.length) data[FIRST_BUCKET + i]!++;
   }
 
+  // The raw numbers, for another thread to add up (data-plane workers).
+  values(): Float64Array {
+    return this.#data.slice();
+  }
+
+  add(values: Float64Array): void {
+    const data = this.#data;
+    for (let i = 0; i < data.length && i < values.length; i++) data[i]! += values[i]!;
+  }
+
   // _bucket lines (cumulative, +Inf last), _sum and _count.
   write(family: Family, labels: string): void {
     const data = this.#data;

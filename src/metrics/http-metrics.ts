@@ -94,6 +94,33 @@ export class HttpMetrics {
     series.duration.observe(seconds);
   }
 
+  // What a data-plane worker counted, as plain data for the main thread,
+  // which adds every worker's into one exposition (absorb).
+  dump(): HttpMetricsDump {
+    return [...this.#services.values()].map((s) => ({
+      service: s.name,
+      inFlight: s.inFlight,
+      inFlightSeen: s.inFlightSeen,
+      series: s.byMethod.flatMap((byStatus, m) =>
+        byStatus === undefined ? [] : [...byStatus].map(([status, series]) => ({ method: m, status, values: series.duration.values() })),
+      ),
+    }));
+  }
+
+  absorb(dump: HttpMetricsDump): void {
+    for (const d of dump) {
+      const s = this.service(d.service);
+      s.inFlight += d.inFlight;
+      s.inFlightSeen ||= d.inFlightSeen;
+      for (const { method, status, values } of d.series) {
+        const byStatus = (s.byMethod[method] ??= new Map());
+        let series = byStatus.get(status);
+        if (series === undefined) byStatus.set(status, (series = new RequestSeries(s.name, METHODS[method] ?? 'OTHER', status)));
+        series.duration.add(values);
+      }
+    }
+  }
+
   write(out: Exposition): void {
     const services = [...this.#services.values()];
     const series = services.flatMap((s) => s.byMethod.flatMap((byStatus) => (byStatus === undefined ? [] : [...byStatus.values()])));
@@ -110,6 +137,13 @@ export class HttpMetrics {
     for (const s of series) total.sample(s.labels, s.duration.count);
   }
 }
+
+export type HttpMetricsDump = {
+  service: string;
+  inFlight: number;
+  inFlightSeen: boolean;
+  series: { method: number; status: number; values: Float64Array }[];
+}[];
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

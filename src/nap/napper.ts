@@ -12,8 +12,11 @@ import { formatGoDuration } from '../util/go-duration.ts';
 import { log } from '../log/logger.ts';
 import type { NapOptions, NapPersisted, NapStateName } from '../config/nap-options.ts';
 import type { Runtime } from './runtime.ts';
+import type { NapGate, WakeProgress } from './nap-gate.ts';
 import { memoryOf, NapStats } from './nap-stats.ts';
 import { beforeDeadline, DeadlineError, rethrowUnlessProbe, sleep } from './wake-deadline.ts';
+
+export type { WakeProgress };
 
 export interface NapperHooks {
   // One readiness probe: the service's health check on its targets.
@@ -24,25 +27,17 @@ export interface NapperHooks {
   asleep(): void;
   // Something worth persisting changed (asleep, woke, wake count).
   changed(): void;
-}
-
-export interface WakeProgress {
-  service: string;
-  state: NapStateName;
-  elapsedMs: number; // since the wake began
-  startAttempts: number;
-  probes: number;
-  ready: boolean;
-  // For visitors: whether the last wake failed, in words that reveal nothing
-  // of the app (its command may hold secrets); the detail is in the log.
-  error: string;
+  // With data-plane workers: whether their requests let the app nap now.
+  // Those that answer idle hold new requests until told otherwise (each
+  // change of state is emitted), so none reaches an app being stopped.
+  othersIdle?(idleTimeoutMs: number): Promise<{ idle: boolean; lastActivityMs: number }>;
 }
 
 export const WAKE_FAILED_TEXT = 'the app could not be started';
 
 export class WakeError extends Error {}
 
-export class Napper {
+export class Napper implements NapGate {
   readonly service: string;
   readonly options: NapOptions;
   readonly runtimes: readonly Runtime[];
@@ -259,6 +254,7 @@ export class Napper {
     this.#clearIdle();
     this.#state = 'stopping';
     this.#hooks.asleep();
+    this.#emit();
     log.info('Napping', { service: this.service, reason, idle_ms: Date.now() - this.#lastActivityMs });
     // What the app holds just before it stops is what napping gives back.
     let memoryBytes = 0;
@@ -283,6 +279,7 @@ export class Napper {
       )
       .finally(() => {
         this.#stopping = null;
+        this.#emit();
         this.#hooks.changed();
       });
     return this.#stopping;
@@ -304,6 +301,7 @@ export class Napper {
     this.#state = 'stopped';
     this.stats.memoryAtSleepBytes = 0; // not known: it did not stop through us
     this.#hooks.asleep();
+    this.#emit();
     this.#hooks.changed();
   }
 
@@ -348,11 +346,21 @@ export class Napper {
     if (this.#state !== 'idle' || this.#active > 0) return;
     const idleFor = Date.now() - this.#lastActivityMs;
     if (idleFor >= this.options.idleTimeoutMs) {
-      void this.nap('idle');
+      if (this.#hooks.othersIdle) void this.#napIfOthersIdle(this.#hooks.othersIdle);
+      else void this.nap('idle');
     } else {
       this.#idleTimer = setTimeout(() => this.#idleCheck(), this.options.idleTimeoutMs - idleFor);
       this.#idleTimer.unref();
     }
+  }
+
+  async #napIfOthersIdle(othersIdle: NonNullable<NapperHooks['othersIdle']>): Promise<void> {
+    const others = await othersIdle(this.options.idleTimeoutMs);
+    if (this.#closed) return;
+    if (others.idle && this.#state === 'idle' && this.#active === 0) return void this.nap('idle');
+    this.#lastActivityMs = Math.max(this.#lastActivityMs, others.lastActivityMs);
+    this.#emit(); // those that answered idle serve again
+    if (this.#state === 'idle') this.#armIdle(this.options.idleTimeoutMs - (Date.now() - this.#lastActivityMs));
   }
 
   #clearIdle(): void {

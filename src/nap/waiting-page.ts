@@ -9,16 +9,17 @@ import { sendResponse } from '../http/respond.ts';
 import { CONTENT_TYPE_HTML } from '../pages/pages.ts';
 import { escapeHtml } from '../pages/escape-html.ts';
 import { htmlPage } from '../pages/page-style.ts';
-import type { Napper, WakeProgress } from './napper.ts';
+import type { WakeProgress } from './napper.ts';
+import type { NapGate } from './nap-gate.ts';
 
-export function sendWaitingPage(ctx: RequestContext, napper: Napper, eventsUrl: string): void {
+export function sendWaitingPage(ctx: RequestContext, napper: NapGate, eventsUrl: string): void {
   const body = waitingPage(napper.service, eventsUrl, napper.progress());
   sendResponse(ctx, 503, CONTENT_TYPE_HTML, body, ['Retry-After', String(d.NAP_RETRY_AFTER_SECONDS), 'Cache-Control', 'no-store']);
 }
 
 // The page's live feed: one JSON event per progress step, then `ready` (or
 // the error) and the end of the stream. Never wakes anything by itself.
-export function serveWakeEvents(ctx: RequestContext, napper: Napper): void {
+export function serveWakeEvents(ctx: RequestContext, napper: NapGate): void {
   const res = ctx.res!;
   if (napper.state === 'stopped' && napper.progress().error === '') {
     // Asleep and nobody waking it: end the stream so the page reloads, which

@@ -15,6 +15,7 @@ import { Napper } from '../nap/napper.ts';
 import { buildRuntimes, runtimeKind } from '../nap/runtimes.ts';
 import type { Runtime } from '../nap/runtime.ts';
 import type { Service } from '../service/service.ts';
+import type { Replicas } from './replicas.ts';
 import { parseTargetAddress } from '../upstream/target-address.ts';
 
 const { mkdirSync } = fs;
@@ -23,6 +24,7 @@ export interface NapEnvironment {
   config: NapConfig;
   docker: DockerEngine | null;
   runtimeDir: string;
+  replicas?: Replicas | null; // data-plane workers, whose requests count as activity too
 }
 
 export interface PreparedNap {
@@ -164,6 +166,7 @@ export function attachNapper(
       ready: () => service.active.markAllHealthy(),
       asleep: () => service.active.stopHealthChecks(),
       changed: () => void save().catch((err: Error) => log.error('Failed to save state', { error: err.message })),
+      othersIdle: (idleTimeoutMs) => env.replicas?.othersIdle(service.name, idleTimeoutMs) ?? Promise.resolve({ idle: true, lastActivityMs: 0 }),
     },
     { maxRetries: env.config.maxRetries, pollIntervalMs: env.config.pollIntervalMs },
     initial,

@@ -26,8 +26,10 @@ import { StateKeeper, type UnsavedState } from '../state/state-keeper.ts';
 import { normalizePathPrefixes } from '../http/paths.ts';
 import { hostKey, normalizeHosts } from '../http/host.ts';
 import { ServiceMap } from './service-map.ts';
+import type { Routes } from './routes.ts';
+import type { Replicas } from './replicas.ts';
 import type { RouteMatch } from './service-map.ts';
-import { acmeAllowed, defaultCertificate, secureContextFor } from './tls-routing.ts';
+import { acmeAllowed, certificateFor, defaultCertificate, secureContextFor } from './tls-routing.ts';
 
 export class ServiceNotFoundError extends Error {
   constructor() {
@@ -35,12 +37,14 @@ export class ServiceNotFoundError extends Error {
   }
 }
 
-export class Router {
+export class Router implements Routes {
   readonly #state: StateKeeper;
   readonly #nap: NapEnvironment;
   readonly certificates: Certificates;
   #services = new Map<string, Service>();
   #map = new ServiceMap<Service>([]);
+  #replicas: Replicas | null = null;
+  readonly #watched = new WeakSet<LoadBalancer>(); // balancers whose health changes reach the replicas
 
   constructor(statePath: string, nap: NapEnvironment, tlsOptions: { defaultDirectory?: string; acmeCaPem?: string } = {}) {
     this.#state = new StateKeeper(statePath);
@@ -61,6 +65,22 @@ export class Router {
 
   defaultCertificate(): Certificate | null {
     return defaultCertificate(this.#services.values());
+  }
+
+  // The certificate a data-plane worker's handshake for serverName gets
+  // (ordered first if need be, as for our own handshakes).
+  certificateFor(serverName: string): Promise<Certificate | null> {
+    return certificateFor(this.#map, serverName);
+  }
+
+  // Data-plane workers beside this thread: told of every change from now on.
+  useReplicas(replicas: Replicas): void {
+    this.#replicas = replicas;
+    this.#nap.replicas = replicas;
+  }
+
+  onCertificatesChange(listener: () => void): void {
+    this.certificates.onChange(listener);
   }
 
   alpnChallengeFor(serverName: string): tls.SecureContext | null {
@@ -148,11 +168,7 @@ export class Router {
     this.#rebuildMap();
     await this.save();
 
-    if (replaced !== null) {
-      replaced.stopHealthChecks();
-      await replaced.drain(p.drainTimeoutMs);
-      replaced.close();
-    }
+    if (replaced !== null) await this.#retire(p.service, replaced, p.drainTimeoutMs);
     log.info('Deployed', { service: p.service, hosts: options.hosts, paths: options.pathPrefixes, targets: p.targets, tls: options.tlsEnabled });
   }
 
@@ -217,11 +233,7 @@ export class Router {
     }
     const replaced = service.replaceRollout(lb);
     await this.save();
-    if (replaced !== null) {
-      replaced.stopHealthChecks();
-      await replaced.drain(p.drainTimeoutMs);
-      replaced.close();
-    }
+    if (replaced !== null) await this.#retire(p.service, replaced, p.drainTimeoutMs);
     log.info('Deployed for rollout', { service: p.service, targets: p.targets });
   }
 
@@ -294,13 +306,35 @@ export class Router {
   }
 
   async #drain(service: Service, timeoutMs: number): Promise<void> {
-    await Promise.all([service.active.drain(timeoutMs), service.rollout?.drain(timeoutMs)]);
+    await Promise.all([service.active.drain(timeoutMs), service.rollout?.drain(timeoutMs), this.#replicas?.drain(service.name, 'serving', timeoutMs)]);
     log.info('Service drained', { service: service.name });
   }
 
+  // A balancer a deploy replaced: its requests finish (here and in every
+  // worker) for up to timeoutMs, then it closes.
+  async #retire(name: string, replaced: LoadBalancer, timeoutMs: number): Promise<void> {
+    replaced.stopHealthChecks();
+    await Promise.all([replaced.drain(timeoutMs), this.#replicas?.drain(name, 'retired', timeoutMs)]);
+    replaced.close();
+  }
+
   // Never rejects (state-keeper.ts): by now the change has taken effect.
+  // Every change passes here, so the workers hear of it here too.
   save(): Promise<void> {
+    if (this.#replicas !== null) this.#tellReplicas(this.#replicas);
     return this.#state.save([...this.#services.values()].map((s) => s.toState()));
+  }
+
+  #tellReplicas(replicas: Replicas): void {
+    const notify = () => replicas.changed();
+    for (const s of this.#services.values()) {
+      for (const lb of [s.active, s.rollout]) {
+        if (lb === null || this.#watched.has(lb)) continue;
+        this.#watched.add(lb);
+        lb.onHealthChange(notify);
+      }
+    }
+    replicas.changed();
   }
 
   // Null while the state file has every change.

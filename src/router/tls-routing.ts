@@ -15,6 +15,15 @@ export async function secureContextFor(map: ServiceMap<Service>, serverName: str
   return service.certManager.getSecureContext(serverName);
 }
 
+// The certificate behind secureContextFor, for a data-plane worker to make
+// its own context from.
+export async function certificateFor(map: ServiceMap<Service>, serverName: string): Promise<Certificate | null> {
+  const service = map.lookup(serverName, '/')?.service;
+  if (!service?.options.tlsEnabled || service.certManager === null) return null;
+  const context = await service.certManager.getSecureContext(serverName);
+  return context === null ? null : service.certManager.loadedCertificate(serverName);
+}
+
 // For clients that send no server name (SNI), as kamal-proxy's "default TLS
 // host": the certificate of the first TLS service, by name, with a host
 // and a certificate at hand. kamal-proxy takes some TLS service with hosts

@@ -32,8 +32,9 @@ import { newRequestId } from '../http/request-id.ts';
 import { stripPathPrefix } from '../http/paths.ts';
 import type { HttpMetrics } from '../metrics/http-metrics.ts';
 import { sendError, sendResponse } from '../http/respond.ts';
-import type { Router } from '../router/router.ts';
+import type { Routes } from '../router/routes.ts';
 import type { Service } from '../service/service.ts';
+import type { NapGate } from '../nap/nap-gate.ts';
 import { clientGone } from '../upstream/errors.ts';
 import { logRequest } from './request-log.ts';
 import { http1Status, requestTargetStatus } from './request-target.ts';
@@ -51,20 +52,20 @@ export interface ListenerInfo {
 }
 
 // The fast paths' requests (HTTP/1.1 and HTTP/2): a body, if any, came whole.
-export function handleFastRequest(router: Router, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: Buffer | null, peer: ClientPeer): void {
+export function handleFastRequest(router: Routes, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: Buffer | null, peer: ClientPeer): void {
   serve(router, listener, req, res, body, peer, requestTargetStatus(req));
 }
 
 // Node's HTTP/2 compat requests: what the HTTP/2 fast path leaves to it. A
 // stream whose HEADERS frame did not end it has a body (HTTP/2 has no
 // Transfer-Encoding).
-export function handleHttp2Request(router: Router, listener: ListenerInfo, req: Http2ServerRequest, res: Http2ServerResponse): void {
+export function handleHttp2Request(router: Routes, listener: ListenerInfo, req: Http2ServerRequest, res: Http2ServerResponse): void {
   const body = req.headers['content-length'] !== undefined ? (req.headers['content-length'] !== '0' ? req : null) : req.stream.endAfterHeaders ? null : req;
   serve(router, listener, req, res, body, req.socket, requestTargetStatus(req));
 }
 
 // node:http's: whatever HTTP/1 the fast path left to it.
-export function handleHttp1Request(router: Router, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
+export function handleHttp1Request(router: Routes, listener: ListenerInfo, req: IncomingMessage, res: ServerResponse): void {
   const h = req.headers;
   const body = (h['content-length'] !== undefined ? h['content-length'] !== '0' : h['transfer-encoding'] !== undefined) ? req : null;
   const ctx = serve(router, listener, req, res, body, req.socket, http1Status(req) || requestTargetStatus(req));
@@ -73,7 +74,7 @@ export function handleHttp1Request(router: Router, listener: ListenerInfo, req: 
   res.on('close', forgetSocket);
 }
 
-function serve(router: Router, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: RequestBody, peer: ClientPeer, targetStatus: number): RequestContext {
+function serve(router: Routes, listener: ListenerInfo, req: ProxyRequest, res: ProxyResponse, body: RequestBody, peer: ClientPeer, targetStatus: number): RequestContext {
   const ctx = new RequestContext(req, res, body, null, peer, listener.scheme, listener.port);
   ctx.metrics = listener.metrics;
   begin(ctx);
@@ -85,7 +86,7 @@ function serve(router: Router, listener: ListenerInfo, req: ProxyRequest, res: P
 }
 
 // Upgrades come through node:http only.
-export function handleUpgrade(router: Router, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+export function handleUpgrade(router: Routes, listener: ListenerInfo, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   const targetStatus = http1Status(req) || requestTargetStatus(req);
   const ctx = new RequestContext(req, null, null, { socket, head }, req.socket, listener.scheme, listener.port);
   ctx.metrics = listener.metrics;
@@ -113,7 +114,7 @@ function begin(ctx: RequestContext): void {
   ctx.requestId = (h['x-request-id'] as string | undefined) ?? newRequestId();
 }
 
-function route(router: Router, ctx: RequestContext): void {
+function route(router: Routes, ctx: RequestContext): void {
   if (ctx.scheme === 'http' && ctx.upgrade === null && ctx.path.startsWith(ACME_CHALLENGE_PATH_PREFIX) && answerAcmeChallenge(router, ctx)) return;
   const match = router.lookup(ctx.req.headers.host, ctx.path);
   if (match === null) return sendError(ctx, 404);
@@ -125,7 +126,7 @@ function route(router: Router, ctx: RequestContext): void {
 // Where kamal-proxy's Service.ServeHTTP counts a request in flight: as soon
 // as it reaches its service, unless --exclude-metrics-path names its path as
 // the upstream sees it (decoded, the prefix stripped if the service strips it).
-function requestStarted(ctx: RequestContext, metrics: HttpMetrics, service: Service): void {
+function requestStarted(ctx: RequestContext, metrics: HttpMetrics, service: Service<NapGate>): void {
   const excluded = service.options.excludeMetricsPaths;
   if (excluded.length > 0) {
     const path = service.options.stripPrefix ? stripPathPrefix(ctx.path, ctx.routePrefix) : ctx.path;
@@ -149,7 +150,7 @@ function requestEnded(ctx: RequestContext, metrics: HttpMetrics): void {
   metrics.observe(service ?? metrics.unrouted, ctx.req.method, status, (performance.now() - ctx.startedAt) / 1000);
 }
 
-function answerAcmeChallenge(router: Router, ctx: RequestContext): boolean {
+function answerAcmeChallenge(router: Routes, ctx: RequestContext): boolean {
   const token = acmeChallengeToken(ctx.path);
   const answer = token === null ? null : router.httpChallengeFor(token);
   if (answer === null) return false;

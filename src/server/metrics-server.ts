@@ -10,6 +10,7 @@ import { HttpMetrics } from '../metrics/http-metrics.ts';
 import { type NapSample, writeNapMetrics } from '../metrics/nap-metrics.ts';
 import { ProcessMetrics } from '../metrics/process-metrics.ts';
 import { CONTENT_TYPE, Exposition } from '../metrics/text-format.ts';
+import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
 import type { Router } from '../router/router.ts';
 import { statusJson, statusPage } from '../status/status.ts';
 import { listenTcp } from '../util/listen.ts';
@@ -25,6 +26,8 @@ export class MetricsServer {
   readonly #port: number;
   readonly #bindAddress: string | undefined;
   readonly #server: HttpServer;
+  // What the data-plane workers counted, if there are any.
+  #otherThreads: () => Promise<ThreadMetrics[]> = () => Promise.resolve([]);
 
   constructor(router: Router, port: number, bindAddress?: string) {
     this.#router = router;
@@ -54,11 +57,23 @@ export class MetricsServer {
     clearTimeout(timer);
   }
 
-  // The whole exposition, as GET /metrics answers it.
+  addThreads(otherThreads: () => Promise<ThreadMetrics[]>): void {
+    this.#otherThreads = otherThreads;
+  }
+
+  // The whole exposition, as GET /metrics answers it: every thread's counts
+  // added up.
   async scrape(): Promise<string> {
     const out = new Exposition();
-    this.httpMetrics.write(out);
-    writeNapMetrics(out, napSamples(this.#router));
+    const others = await this.#otherThreads();
+    let http = this.httpMetrics;
+    if (others.length > 0) {
+      http = new HttpMetrics();
+      http.absorb(this.httpMetrics.dump());
+      for (const o of others) if (o.http !== null) http.absorb(o.http);
+    }
+    http.write(out);
+    writeNapMetrics(out, napSamples(this.#router, others));
     await this.#process.write(out);
     return out.text();
   }
@@ -86,19 +101,20 @@ function send(res: ServerResponse, contentType: string, body: string): void {
   res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(body) }).end(body);
 }
 
-function napSamples(router: Router): NapSample[] {
+function napSamples(router: Router, others: readonly ThreadMetrics[]): NapSample[] {
   const samples: NapSample[] = [];
   for (const s of router.services()) {
     const napper = s.napper;
     if (napper === null) continue;
     const stats = napper.stats;
+    const held = others.flatMap((o) => o.held.filter((h) => h.service === s.name));
     samples.push({
       service: s.name,
       state: napper.state,
       wakes: stats.wakes,
       wakeDuration: stats.wakeDuration,
-      heldNow: stats.heldNow,
-      heldTotal: stats.heldTotal,
+      heldNow: held.reduce((sum, h) => sum + h.now, stats.heldNow),
+      heldTotal: held.reduce((sum, h) => sum + h.total, stats.heldTotal),
       memoryAtSleepBytes: stats.memoryAtSleepBytes,
     });
   }

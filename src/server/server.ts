@@ -24,7 +24,7 @@ import { bareResponse, sendError } from '../http/respond.ts';
 import { clientAddress } from '../http/client-address.ts';
 import type { FastRequestListener } from '../http/proxy-request.ts';
 import type { HttpMetrics } from '../metrics/http-metrics.ts';
-import type { Router } from '../router/router.ts';
+import type { Routes } from '../router/routes.ts';
 import { CLIENT_BAD_REQUEST, ProxyError, statusForError } from '../upstream/errors.ts';
 import { contextForSocket, handleFastRequest, handleHttp1Request, handleHttp2Request, handleUpgrade } from './handler-chain.ts';
 import type { ListenerInfo } from './handler-chain.ts';
@@ -40,10 +40,11 @@ export interface ServerConfig {
   bindAddress?: string; // all interfaces unless set (tests bind 127.0.0.1)
   clientHeadersTimeoutMs?: number; // CLIENT_HEADERS_TIMEOUT_MS unless set (tests)
   httpMetrics?: HttpMetrics | null; // with --metrics-port: what requests are counted in
+  reusePort?: boolean; // one of several data-plane threads on the same ports
 }
 
 export class Server {
-  readonly #router: Router;
+  readonly #router: Routes;
   readonly #config: ServerConfig;
   // Plain HTTP: our listener, whose connections start on the fast path and
   // move to #httpFallback (node:http) for what the fast path leaves out.
@@ -61,7 +62,7 @@ export class Server {
   // node:http server (not Node's HTTP/1.1 side of #https) for the rest.
   #httpsFallback: HttpServer | null = null;
 
-  constructor(router: Router, config: ServerConfig) {
+  constructor(router: Routes, config: ServerConfig) {
     this.#router = router;
     this.#config = config;
   }
@@ -88,13 +89,13 @@ export class Server {
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.#takeHttp1(socket, fallback, onRequest);
     });
-    await listenTcp(this.#http, this.#config.httpPort, this.#config.bindAddress);
+    await listenTcp(this.#http, this.#config.httpPort, this.#config.bindAddress, this.#config.reusePort);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
     // HTTP/1.1 over TLS gets it from the listener, as on the plain port (a
     // small write behind an unacknowledged one would wait for the ACK).
     this.#httpsListener = net.createServer({ noDelay: true }, (socket) => this.#secureServer().emit('connection', socket));
-    this.#router.certificates.onChange(() => this.#useDefaultCertificate());
-    await listenTcp(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress);
+    this.#router.onCertificatesChange(() => this.#useDefaultCertificate());
+    await listenTcp(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress, this.#config.reusePort);
   }
 
   #secureServer(): http2.Http2SecureServer {

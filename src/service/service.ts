@@ -24,6 +24,7 @@ import { usesRollout } from './rollout-controller.ts';
 import { NAP_EVENTS_PATH, NAP_RETRY_AFTER_SECONDS } from '../config/defaults.ts';
 import { isBrowserNavigation, isIgnoredClient } from '../nap/client-kind.ts';
 import type { Napper } from '../nap/napper.ts';
+import type { NapGate } from '../nap/nap-gate.ts';
 import type { CertManager } from '../tls/cert-manager.ts';
 import { sendWaitingPage, serveWakeEvents } from '../nap/waiting-page.ts';
 import { serveFromCache } from '../accel/http-cache/cache-lookup.ts';
@@ -31,8 +32,9 @@ import { httpCacheFor, type HttpCache } from '../accel/http-cache/http-cache.ts'
 
 // Its fields change only through its own methods: the router and the
 // restore path say what happened (a deploy, a rollout, napping attached),
-// the service keeps itself consistent.
-export class Service {
+// the service keeps itself consistent. N: the napper where apps are driven
+// (the main thread), or a data-plane worker's stand-in for it.
+export class Service<N extends NapGate = Napper> {
   readonly name: string;
   #options: ServiceOptions;
   #targetOptions: TargetOptions;
@@ -41,7 +43,7 @@ export class Service {
   #rolloutSplit: RolloutState | null = null;
   readonly pause: PauseController;
   #errorPages: ErrorPages | null;
-  #napper: Napper | null = null;
+  #napper: N | null = null;
   #napIgnoreUserAgents: readonly string[] = [];
   #certManager: CertManager | null = null;
   // --http-cache: new at each deploy, so a new version starts empty.
@@ -79,7 +81,7 @@ export class Service {
   get rolloutSplit(): RolloutState | null {
     return this.#rolloutSplit;
   }
-  get napper(): Napper | null {
+  get napper(): N | null {
     return this.#napper;
   }
   get certManager(): CertManager | null {
@@ -111,7 +113,7 @@ export class Service {
 
   // A service on another prefix of a host takes the TLS and redirect
   // settings of the host's root (/) service, or the defaults when it has none.
-  inheritTls(root: Service | undefined): void {
+  inheritTls(root: { readonly options: ServiceOptions; readonly certManager: CertManager | null } | undefined): void {
     this.#options = { ...this.#options, tlsEnabled: root?.options.tlsEnabled ?? false, tlsRedirect: root?.options.tlsRedirect ?? true };
     this.#certManager = root?.certManager ?? null;
   }
@@ -128,7 +130,7 @@ export class Service {
   }
 
   // Returns the napper it replaced, if any, for the caller to close.
-  attachNapper(napper: Napper | null, ignoreUserAgents: readonly string[] = []): Napper | null {
+  attachNapper(napper: N | null, ignoreUserAgents: readonly string[] = []): N | null {
     const old = this.#napper;
     this.#napper = napper;
     this.#napIgnoreUserAgents = ignoreUserAgents;
@@ -214,7 +216,7 @@ export class Service {
     target.serve(ctx);
   }
 
-  async #wakeThenForward(ctx: RequestContext, napper: Napper, counts: boolean): Promise<void> {
+  async #wakeThenForward(ctx: RequestContext, napper: NapGate, counts: boolean): Promise<void> {
     if (!counts) {
       // A sleeping app is still a healthy service: it wakes on demand. Outside
       // load balancers polling the health path must keep this host.
@@ -236,6 +238,12 @@ export class Service {
   }
 
   toState(): ServiceState {
+    return { ...this.routingState(), ...(this.napper !== null ? { nap: this.napper.persisted() } : {}) };
+  }
+
+  // What a data-plane worker rebuilds the service from: the saved state
+  // but napping's, which workers follow live instead.
+  routingState(): ServiceState {
     return {
       name: this.name,
       options: this.options,
@@ -246,7 +254,6 @@ export class Service {
       rolloutReaders: this.rollout?.readers.map((t) => t.address) ?? [],
       pause: this.pause.state,
       rollout: this.rolloutSplit,
-      ...(this.napper !== null ? { nap: this.napper.persisted() } : {}),
     };
   }
 }

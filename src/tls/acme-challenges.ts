@@ -10,9 +10,17 @@ import { nodeTls } from './lazy-tls.ts';
 export const ACME_TLS_ALPN_PROTOCOL = 'acme-tls/1';
 export const ACME_CHALLENGE_PATH_PREFIX = '/.well-known/acme-challenge/';
 
+// A change to the store, as data-plane workers replay it (their own store).
+export type ChallengeUpdate =
+  | { kind: 'http'; token: string; keyAuthorization: string | null }
+  | { kind: 'alpn'; domain: string; keyPem: string; certPem: string }
+  | { kind: 'alpn'; domain: string; keyPem: null; certPem: null };
+
 export class ChallengeStore {
   readonly #http = new Map<string, string>(); // token -> key authorization
   readonly #alpn = new Map<string, tls.SecureContext>(); // domain -> challenge certificate
+  readonly #alpnPems = new Map<string, { keyPem: string; certPem: string }>(); // for workers that start later
+  readonly #watchers: ((u: ChallengeUpdate) => void)[] = [];
 
   httpResponse(token: string): string | null {
     return this.#http.get(token) ?? null;
@@ -24,18 +32,44 @@ export class ChallengeStore {
 
   setHttp(token: string, keyAuthorization: string): void {
     this.#http.set(token, keyAuthorization);
+    this.#tell({ kind: 'http', token, keyAuthorization });
   }
 
   deleteHttp(token: string): void {
     this.#http.delete(token);
+    this.#tell({ kind: 'http', token, keyAuthorization: null });
   }
 
   setAlpn(domain: string, keyPem: string | Buffer, certPem: string | Buffer): void {
     this.#alpn.set(domain, nodeTls().createSecureContext({ key: keyPem, cert: certPem }));
+    const pems = { keyPem: keyPem.toString(), certPem: certPem.toString() };
+    this.#alpnPems.set(domain, pems);
+    this.#tell({ kind: 'alpn', domain, ...pems });
   }
 
   deleteAlpn(domain: string): void {
     this.#alpn.delete(domain);
+    this.#alpnPems.delete(domain);
+    this.#tell({ kind: 'alpn', domain, keyPem: null, certPem: null });
+  }
+
+  apply(u: ChallengeUpdate): void {
+    if (u.kind === 'http') {
+      if (u.keyAuthorization === null) this.deleteHttp(u.token);
+      else this.setHttp(u.token, u.keyAuthorization);
+    } else if (u.keyPem === null) this.deleteAlpn(u.domain);
+    else this.setAlpn(u.domain, u.keyPem, u.certPem);
+  }
+
+  // Every change from now on, after what the store holds already.
+  watch(watcher: (u: ChallengeUpdate) => void): void {
+    for (const [token, keyAuthorization] of this.#http) watcher({ kind: 'http', token, keyAuthorization });
+    for (const [domain, pems] of this.#alpnPems) watcher({ kind: 'alpn', domain, ...pems });
+    this.#watchers.push(watcher);
+  }
+
+  #tell(u: ChallengeUpdate): void {
+    for (const w of this.#watchers) w(u);
   }
 }
 

@@ -69,11 +69,20 @@ export function upstreamChoice(): UpstreamChoice {
   return choice;
 }
 
+// With data-plane workers each thread has its own pool per target: each
+// takes its share of the per-target caps, so an app sees the same number of
+// connections however many threads serve it.
+let threads = 1;
+export function useUpstreamShare(threadCount: number): void {
+  threads = Math.max(1, threadCount);
+}
+
 // One target's client, of the kind this process uses.
 export function newUpstreamClient(host: string, port: number): UpstreamClient {
+  const maxBusy = Math.ceil(UPSTREAM_BUSY_CONNECTIONS_PER_TARGET / threads);
   if (upstreamChoice().client === 'undici') {
     return new UndiciClient(host, port, {
-      maxBusy: UPSTREAM_BUSY_CONNECTIONS_PER_TARGET,
+      maxBusy,
       rampInitial: UPSTREAM_RAMP_INITIAL_CONNECTIONS,
       rampThreshold: UPSTREAM_RAMP_THRESHOLD_CONNECTIONS,
       patienceMs: UPSTREAM_PATIENCE_MS,
@@ -83,11 +92,11 @@ export function newUpstreamClient(host: string, port: number): UpstreamClient {
     });
   }
   return new Http1Pool(host, port, {
-    maxBusy: UPSTREAM_BUSY_CONNECTIONS_PER_TARGET,
+    maxBusy,
     rampInitial: UPSTREAM_RAMP_INITIAL_CONNECTIONS,
     rampThreshold: UPSTREAM_RAMP_THRESHOLD_CONNECTIONS,
     patienceMs: UPSTREAM_PATIENCE_MS,
-    maxIdle: UPSTREAM_IDLE_CONNECTIONS_PER_TARGET,
+    maxIdle: Math.ceil(UPSTREAM_IDLE_CONNECTIONS_PER_TARGET / threads),
     keepAliveTimeoutMs: UPSTREAM_KEEP_ALIVE_TIMEOUT_MS,
     maxHeaderSize: MAX_HEADER_SIZE_BYTES,
     refusedRetryMs: UPSTREAM_REFUSED_RETRY_MS,

@@ -21,8 +21,10 @@ function tcpAddress(port: number, host?: string): string {
   return `${host === undefined ? '' : host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
-export function listenTcp(server: net.Server, port: number, host?: string): Promise<void> {
-  return listen(server, { port, host }, tcpAddress(port, host), port);
+// reusePort: one of several listeners on the same port (data-plane
+// workers), among which the kernel spreads new connections.
+export function listenTcp(server: net.Server, port: number, host?: string, reusePort = false): Promise<void> {
+  return listen(server, reusePort ? { port, host, reusePort } : { port, host }, tcpAddress(port, host), port);
 }
 
 export function listenUnix(server: net.Server, path: string): Promise<void> {

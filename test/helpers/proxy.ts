@@ -5,8 +5,9 @@ import type { ChildProcess } from 'node:child_process';
 import { openSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { log } from '../../src/log/logger.ts';
-import { startProxy } from '../../src/server/proxy.ts';
-import type { RunningProxy } from '../../src/server/proxy.ts';
+import { startProxy } from '../../src/proxy/proxy.ts';
+import { parseWorkers, workersSetting } from '../../src/config/workers.ts';
+import type { RunningProxy } from '../../src/proxy/proxy.ts';
 import type { NapConfig } from '../../src/nap/nap-config.ts';
 import type { DeployParams } from '../../src/control/protocol.ts';
 import { defaultServiceOptions, defaultTargetOptions } from '../../src/config/service-options.ts';
@@ -51,6 +52,7 @@ export interface TestProxyOptions {
   // Bind no address, as `kamal-proxy run` does: Node listens dual-stack on `::`,
   // where IPv4 clients arrive as IPv4-mapped IPv6 addresses. Default 127.0.0.1.
   listenAll?: boolean;
+  workers?: number; // threads that serve; default KAMAL_NAPPER_WORKERS, as `run`
 }
 
 export async function startTestProxy(dir = scratchDir('kn-test-'), options: TestProxyOptions = {}): Promise<TestProxy> {
@@ -63,6 +65,8 @@ export async function startTestProxy(dir = scratchDir('kn-test-'), options: Test
     statePath,
     ...(options.docker !== undefined ? { docker: options.docker } : {}),
     ...(options.napConfig !== undefined ? { napConfig: options.napConfig } : {}),
+    // As `run` takes it: the suites run with one thread and again with two.
+    workers: options.workers ?? parseWorkers(workersSetting()),
   });
   return { ...proxy, dir, statePath, url: (path = '/') => `http://127.0.0.1:${proxy.httpPort}${path}` };
 }

@@ -11,8 +11,10 @@ import type { DockerEngine } from '../docker/engine.ts';
 import { log } from '../log/logger.ts';
 import { Router } from '../router/router.ts';
 import { checkStateWritable, removeLeftoverTempFiles } from '../state/state-file.ts';
-import type { MetricsServer } from './metrics-server.ts';
-import { Server } from './server.ts';
+import type { MetricsServer } from '../server/metrics-server.ts';
+import { Server } from '../server/server.ts';
+import { useUpstreamShare } from '../upstream/client-choice.ts';
+import type { WorkerPool } from '../workers/worker-pool.ts';
 
 export interface ProxyConfig {
   httpPort: number;
@@ -28,6 +30,8 @@ export interface ProxyConfig {
   acmeDirectory?: string; // default ACME directory (`ACME_DIRECTORY`); "" = Let's Encrypt
   acmeCaPem?: string; // trust for a private ACME server (tests)
   clientHeadersTimeoutMs?: number; // CLIENT_HEADERS_TIMEOUT_MS unless set (tests)
+  // Threads that serve requests, this one included (`run --workers`); 1 unless set.
+  workers?: number;
 }
 
 export interface RunningProxy {
@@ -49,8 +53,12 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   // Loaded only with --docker.
   const docker = config.docker ? (await import('../docker/engine.ts')).DockerEngine.fromEnv() : null;
   if (docker !== null) void explainDockerAccess(docker);
+  const threads = Math.max(1, config.workers ?? 1);
+  // Before the first pool is made (restore): each thread takes its share.
+  useUpstreamShare(threads);
+  const napConfig = config.napConfig ?? loadNapConfig();
   const router = new Router(statePath, {
-    config: config.napConfig ?? loadNapConfig(),
+    config: napConfig,
     docker,
     runtimeDir: config.runtimeDir ?? join(config.statePath ? dirname(statePath) : dataDir(), 'nap'),
   }, { defaultDirectory: config.acmeDirectory, acmeCaPem: config.acmeCaPem });
@@ -58,23 +66,39 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
   await warnIfStateUnwritable(statePath);
   // Loaded only with --metrics-port.
   const metrics: MetricsServer | null = config.metricsPort
-    ? new (await import('./metrics-server.ts')).MetricsServer(router, config.metricsPort, config.bindAddress)
+    ? new (await import('../server/metrics-server.ts')).MetricsServer(router, config.metricsPort, config.bindAddress)
     : null;
-  const server = new Server(router, { ...config, httpMetrics: metrics?.httpMetrics ?? null });
+  const server = new Server(router, { ...config, httpMetrics: metrics?.httpMetrics ?? null, reusePort: threads > 1 });
   const control = new ControlServer(socketPath, router);
+  let workers: WorkerPool | null = null;
   try {
     // First, as kamal-proxy starts it.
     await metrics?.start();
     await server.start();
+    // Loaded only with more than one thread.
+    if (threads > 1) {
+      workers = new (await import('../workers/worker-pool.ts')).WorkerPool(router, {
+        threads,
+        httpPort: server.httpPort,
+        httpsPort: server.httpsPort,
+        bindAddress: config.bindAddress,
+        clientHeadersTimeoutMs: config.clientHeadersTimeoutMs,
+        metrics: metrics !== null,
+        ignoreUserAgents: napConfig.ignoreUserAgents,
+      });
+      const pool = workers;
+      metrics?.addThreads(() => pool.metrics());
+      await pool.start();
+    }
     await control.start();
   } catch (err) {
     // A port or the socket cannot be had: close what did open (a proxy
     // serving 404s with no control socket helps nobody), so `run` exits 1.
-    await Promise.all([control.stop(), server.stop(), metrics?.stop()]);
+    await Promise.all([control.stop(), server.stop(), workers?.stop(), metrics?.stop()]);
     router.close();
     throw err;
   }
-  log.info('Server started', { http: server.httpPort, https: server.httpsPort });
+  log.info('Server started', { http: server.httpPort, https: server.httpsPort, ...(threads > 1 ? { workers: threads } : {}) });
 
   let stopping: Promise<void> | null = null;
   return {
@@ -85,7 +109,7 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     socketPath,
     stop() {
       stopping ??= (async () => {
-        await Promise.all([control.stop(), server.stop(), metrics?.stop()]);
+        await Promise.all([control.stop(), server.stop(), workers?.stop(), metrics?.stop()]);
         router.close();
         log.info('Server stopped');
         log.flushSync();

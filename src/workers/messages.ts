@@ -1,0 +1,60 @@
+// What the main thread (the control plane) and the data-plane workers say
+// to each other. The main thread owns the state, health checks, napping,
+// ACME and the log; a worker serves requests from a replica of the routing
+// table and asks the main thread for what only it can do (a wake, a
+// certificate).
+import type { ServiceState } from '../config/service-options.ts';
+import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
+import type { WakeProgress } from '../nap/napper.ts';
+import type { TargetHealth } from '../targets/target.ts';
+import type { ChallengeUpdate } from '../tls/acme-challenges.ts';
+
+export interface ServiceSnapshot {
+  state: ServiceState; // as routingState() gives it: TLS settings already inherited
+  activeHealth: TargetHealth[]; // in the order of the balancer's targets
+  rolloutHealth: TargetHealth[];
+  nap: WakeProgress | null; // null: the service does not nap
+}
+
+export interface CertificatePems {
+  keyPem: string;
+  chainPem: string;
+}
+
+export interface WorkerInit {
+  index: number; // 1.. (the main thread serves too, as 0)
+  workers: number; // how many threads serve in all
+  httpPort: number;
+  httpsPort: number;
+  bindAddress?: string;
+  clientHeadersTimeoutMs?: number;
+  metrics: boolean;
+  debug: boolean;
+  ignoreUserAgents: readonly string[];
+  services: ServiceSnapshot[];
+  defaultCertificate: CertificatePems | null;
+}
+
+export type WorkerMetrics = ThreadMetrics;
+
+export type ToWorker =
+  | { t: 'routes'; services: ServiceSnapshot[] }
+  | { t: 'nap'; service: string; progress: WakeProgress }
+  | { t: 'challenge'; update: ChallengeUpdate }
+  | { t: 'certificates'; defaultCertificate: CertificatePems | null }
+  | { t: 'drain'; id: number; service: string; what: 'retired' | 'serving'; timeoutMs: number }
+  | { t: 'claimIdle'; id: number; service: string; idleTimeoutMs: number }
+  | { t: 'metrics'; id: number }
+  | { t: 'stop'; id: number };
+
+export type ToMain =
+  | { t: 'listening' }
+  | { t: 'log'; lines: Uint8Array }
+  | { t: 'wake'; id: number; service: string; trigger: string }
+  | { t: 'certificate'; id: number; serverName: string };
+
+// The answer to a wake: the progress after it, so the worker's view is the
+// main thread's whatever it missed.
+export type WakeAnswer = { ok: true; progress: WakeProgress } | { ok: false; error: string; progress: WakeProgress | null };
+
+export type IdleAnswer = { idle: boolean; lastActivityMs: number };

@@ -1,0 +1,181 @@
+// The data-plane workers, from the main thread (the control plane): starts
+// them, pushes every change of the routing table, nap state, certificates
+// and ACME challenges to them, answers what they ask (a wake, a
+// certificate), writes their log lines, adds their metrics to ours, and
+// stops them with the proxy.
+import { Worker } from 'node:worker_threads';
+import { SHUTDOWN_TIMEOUT_MS, WORKER_ANSWER_TIMEOUT_MS, WORKER_RESTART_DELAY_MS } from '../config/defaults.ts';
+import { log } from '../log/logger.ts';
+import type { Napper } from '../nap/napper.ts';
+import type { Replicas } from '../router/replicas.ts';
+import type { Router } from '../router/router.ts';
+import type { Certificate } from '../tls/certificate.ts';
+import { Channel } from './channel.ts';
+import type { CertificatePems, IdleAnswer, ServiceSnapshot, ToMain, ToWorker, WakeAnswer, WorkerInit, WorkerMetrics } from './messages.ts';
+
+export interface WorkerPoolConfig {
+  threads: number; // serving in all, the main thread included
+  httpPort: number; // as bound by the main thread (never 0 here)
+  httpsPort: number;
+  bindAddress?: string;
+  clientHeadersTimeoutMs?: number;
+  metrics: boolean;
+  ignoreUserAgents: readonly string[];
+}
+
+interface Running {
+  index: number;
+  worker: Worker;
+  channel: Channel<ToMain, ToWorker>;
+}
+
+export class WorkerPool implements Replicas {
+  readonly #router: Router;
+  readonly #config: WorkerPoolConfig;
+  readonly #running = new Map<number, Running>();
+  readonly #followed = new WeakSet<Napper>();
+  #stopping = false;
+
+  constructor(router: Router, config: WorkerPoolConfig) {
+    this.#router = router;
+    this.#config = config;
+  }
+
+  // Resolves once every worker listens; rejects if one cannot.
+  async start(): Promise<void> {
+    this.#router.useReplicas(this);
+    this.#router.certificates.challenges.watch((update) => this.#broadcast({ t: 'challenge', update }));
+    this.#router.onCertificatesChange(() => this.#broadcast({ t: 'certificates', defaultCertificate: pemsOf(this.#router.defaultCertificate()) }));
+    const started: Promise<void>[] = [];
+    for (let index = 1; index < this.#config.threads; index++) started.push(this.#spawn(index));
+    await Promise.all(started);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    await Promise.all([...this.#running.values()].map(async (r) => {
+      await withTimeout(r.channel.ask({ t: 'stop' }), SHUTDOWN_TIMEOUT_MS + WORKER_ANSWER_TIMEOUT_MS).catch(() => {});
+      r.channel.close();
+      await r.worker.terminate();
+    }));
+    this.#running.clear();
+  }
+
+  // ---- Replicas
+
+  changed(): void {
+    if (this.#running.size > 0) this.#broadcast({ t: 'routes', services: this.#snapshot() });
+  }
+
+  async drain(service: string, what: 'retired' | 'serving', timeoutMs: number): Promise<void> {
+    await Promise.all(this.#each((c) => c.ask({ t: 'drain', service, what, timeoutMs }).catch(() => {})));
+  }
+
+  async othersIdle(service: string, idleTimeoutMs: number): Promise<IdleAnswer> {
+    // A worker that does not answer has nothing in flight to lose.
+    const answers = await Promise.all(this.#each((c) =>
+      withTimeout(c.ask<IdleAnswer>({ t: 'claimIdle', service, idleTimeoutMs }), WORKER_ANSWER_TIMEOUT_MS).catch(() => ({ idle: true, lastActivityMs: 0 })),
+    ));
+    return { idle: answers.every((a) => a.idle), lastActivityMs: Math.max(0, ...answers.map((a) => a.lastActivityMs)) };
+  }
+
+  // What every worker counted, for the metrics scrape.
+  async metrics(): Promise<WorkerMetrics[]> {
+    const answers = await Promise.all(this.#each((c) => withTimeout(c.ask<WorkerMetrics>({ t: 'metrics' }), WORKER_ANSWER_TIMEOUT_MS).catch(() => null)));
+    return answers.filter((a) => a !== null);
+  }
+
+  // ---- workers
+
+  #spawn(index: number): Promise<void> {
+    const init: WorkerInit = {
+      index,
+      workers: this.#config.threads,
+      httpPort: this.#config.httpPort,
+      httpsPort: this.#config.httpsPort,
+      bindAddress: this.#config.bindAddress,
+      clientHeadersTimeoutMs: this.#config.clientHeadersTimeoutMs,
+      metrics: this.#config.metrics,
+      debug: log.debugEnabled,
+      ignoreUserAgents: this.#config.ignoreUserAgents,
+      services: this.#snapshot(),
+      defaultCertificate: pemsOf(this.#router.defaultCertificate()),
+    };
+    const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: init });
+    return new Promise((resolve, reject) => {
+      let listening = false;
+      const channel = new Channel<ToMain, ToWorker>(worker, (m) => {
+        switch (m.t) {
+          case 'listening':
+            listening = true;
+            return resolve();
+          case 'log': return log.appendLines(Buffer.from(m.lines.buffer, m.lines.byteOffset, m.lines.byteLength));
+          case 'wake': return this.#wake(m.service, m.trigger);
+          case 'certificate': return this.#router.certificateFor(m.serverName).then(pemsOf);
+        }
+      });
+      // Told of every change from its snapshot on, while it starts too.
+      this.#running.set(index, { index, worker, channel });
+      worker.on('error', (err) => {
+        if (!listening) return reject(err);
+        log.error('Worker failed', { worker: index, error: err.message });
+      });
+      worker.on('exit', (code) => {
+        channel.close();
+        this.#running.delete(index);
+        if (!listening) return reject(new Error(`worker ${index} exited (${code}) before listening`));
+        if (this.#stopping) return;
+        // Its connections are gone; the other threads serve meanwhile.
+        log.error('Worker exited, starting another', { worker: index, code });
+        setTimeout(() => void this.#spawn(index).catch((err: Error) => log.error('Worker restart failed', { worker: index, error: err.message })), WORKER_RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+
+  async #wake(service: string, trigger: string): Promise<WakeAnswer> {
+    const napper = this.#router.service(service)?.napper ?? null;
+    if (napper === null) return { ok: false, error: 'the service does not nap', progress: null };
+    try {
+      await napper.wake(trigger);
+      return { ok: true, progress: napper.progress() };
+    } catch (err) {
+      return { ok: false, error: (err as Error).message, progress: napper.progress() };
+    }
+  }
+
+  #snapshot(): ServiceSnapshot[] {
+    return this.#router.services().map((s) => {
+      const napper = s.napper;
+      if (napper !== null && !this.#followed.has(napper)) {
+        this.#followed.add(napper);
+        napper.subscribe((progress) => this.#broadcast({ t: 'nap', service: s.name, progress }));
+      }
+      return {
+        state: s.routingState(),
+        activeHealth: s.active.targets.map((t) => t.health),
+        rolloutHealth: s.rollout?.targets.map((t) => t.health) ?? [],
+        nap: napper?.progress() ?? null,
+      };
+    });
+  }
+
+  #broadcast(message: ToWorker): void {
+    for (const r of this.#running.values()) r.channel.post(message);
+  }
+
+  #each<T>(f: (c: Channel<ToMain, ToWorker>) => T): T[] {
+    return [...this.#running.values()].map((r) => f(r.channel));
+  }
+}
+
+function pemsOf(cert: Certificate | null): CertificatePems | null {
+  return cert === null ? null : { keyPem: cert.keyPem, chainPem: cert.chainPem };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('no answer')), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}

@@ -13,19 +13,26 @@ function recentWriter(req: ProxyRequest): boolean {
   return value !== '' && Number(value) > Date.now();
 }
 
+// The position after the one last taken.
+function next(cursor: Int32Array<ArrayBufferLike>, slot: number, n: number): number {
+  return ((Atomics.add(cursor, slot, 1) + 1) >>> 0) % n;
+}
+
 export class LoadBalancer {
   readonly writers: readonly Target[];
   readonly readers: readonly Target[];
   readonly readersAcceptWebSockets: boolean;
   #healthyWriters: Target[] = [];
   #healthyReaders: Target[] = [];
-  #writerIndex = 0;
-  #readerIndex = 0;
+  // Round-robin positions [writers, readers], in memory every thread's copy
+  // of this balancer shares, so the rotation is one across threads.
+  readonly cursor: Int32Array<ArrayBufferLike>;
   #checks = new Map<Target, HealthCheck>();
   #onHealthChange: (() => void)[] = [];
 
   // Throws InvalidTargetError for an address kamal-proxy would refuse.
-  constructor(writers: readonly string[], readers: readonly string[], options: TargetOptions, readersAcceptWebSockets = false) {
+  constructor(writers: readonly string[], readers: readonly string[], options: TargetOptions, readersAcceptWebSockets = false, cursor: Int32Array<ArrayBufferLike> = new Int32Array(new SharedArrayBuffer(8))) {
+    this.cursor = cursor;
     this.writers = writers.map((a) => new Target(a, options));
     this.readers = readers.map((a) => new Target(a, options));
     this.readersAcceptWebSockets = readersAcceptWebSockets;
@@ -98,15 +105,12 @@ export class LoadBalancer {
   // moves before use, as kamal-proxy's. Reads go to a reader unless the
   // client wrote moments ago (kamal-writer cookie): it must read its writes.
   claimTarget(req: ProxyRequest): Target | null {
-    if (this.#healthyReaders.length > 0 && this.isRead(req) && !recentWriter(req)) {
-      this.#readerIndex = (this.#readerIndex + 1) % this.#healthyReaders.length;
-      return this.#healthyReaders[this.#readerIndex]!;
-    }
+    const readers = this.#healthyReaders;
+    if (readers.length > 0 && this.isRead(req) && !recentWriter(req)) return readers[next(this.cursor, 1, readers.length)]!;
     const n = this.#healthyWriters.length;
     if (n === 0) return null;
     if (n === 1) return this.#healthyWriters[0]!;
-    this.#writerIndex = (this.#writerIndex + 1) % n;
-    return this.#healthyWriters[this.#writerIndex]!;
+    return this.#healthyWriters[next(this.cursor, 0, n)]!;
   }
 
   async drain(timeoutMs: number): Promise<void> {

@@ -131,8 +131,20 @@ export class Logger {
     if (!this.#inFlight) this.#resolveIdle();
   }
 
-  /** Resolves once everything logged so far has been written. */
-  flush(): Promise<void> {
+  // What other threads have logged and not yet handed over: flush() waits
+  // for their lines too (the data-plane workers).
+  #elsewhere: (() => Promise<void>) | null = null;
+  flushElsewhereFirst(elsewhere: (() => Promise<void>) | null): void {
+    this.#elsewhere = elsewhere;
+  }
+
+  /** Resolves once everything logged so far, by any thread, has been written. */
+  async flush(): Promise<void> {
+    if (this.#elsewhere !== null) await this.#elsewhere();
+    return this.#flushOwn();
+  }
+
+  #flushOwn(): Promise<void> {
     if (!this.#inFlight && this.#pending.size === 0) return Promise.resolve();
     return new Promise((resolve) => {
       this.#idle.push(resolve);

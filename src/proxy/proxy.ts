@@ -40,6 +40,8 @@ export interface RunningProxy {
   readonly httpsPort: number;
   readonly metricsPort: number; // 0 without metrics
   readonly socketPath: string;
+  // Requests a service holds now, in every thread: for a pause or a wake.
+  heldRequests(service: string): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -107,6 +109,12 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     httpsPort: server.httpsPort,
     metricsPort: metrics?.port ?? 0,
     socketPath,
+    async heldRequests(name) {
+      const service = router.service(name);
+      const here = (service?.pause.waiting ?? 0) + (service?.napper?.stats.heldNow ?? 0);
+      const elsewhere = (await workers?.metrics()) ?? [];
+      return elsewhere.flatMap((w) => w.held).filter((h) => h.service === name).reduce((sum, h) => sum + h.now + h.paused, here);
+    },
     stop() {
       stopping ??= (async () => {
         await Promise.all([control.stop(), server.stop(), workers?.stop(), metrics?.stop()]);

@@ -10,7 +10,7 @@ import { HttpMetrics } from '../metrics/http-metrics.ts';
 import { type NapSample, writeNapMetrics } from '../metrics/nap-metrics.ts';
 import { ProcessMetrics } from '../metrics/process-metrics.ts';
 import { CONTENT_TYPE, Exposition } from '../metrics/text-format.ts';
-import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
+import { type ThreadMetrics, writeThreadMetrics } from '../metrics/thread-metrics.ts';
 import type { Router } from '../router/router.ts';
 import { statusJson, statusPage } from '../status/status.ts';
 import { listenTcp } from '../util/listen.ts';
@@ -68,11 +68,13 @@ export class MetricsServer {
     const others = await this.#otherThreads();
     let http = this.httpMetrics;
     if (others.length > 0) {
+      const own = this.httpMetrics.dump();
       http = new HttpMetrics();
-      http.absorb(this.httpMetrics.dump());
+      http.absorb(own);
       for (const o of others) if (o.http !== null) http.absorb(o.http);
-    }
-    http.write(out);
+      http.write(out);
+      writeThreadMetrics(out, [{ thread: 0, http: own }, ...others]);
+    } else http.write(out);
     writeNapMetrics(out, napSamples(this.#router, others));
     await this.#process.write(out);
     return out.text();

@@ -28,7 +28,7 @@ import type { NapGate } from '../nap/nap-gate.ts';
 import type { CertManager } from '../tls/cert-manager.ts';
 import { sendWaitingPage, serveWakeEvents } from '../nap/waiting-page.ts';
 import { serveFromCache } from '../accel/http-cache/cache-lookup.ts';
-import { httpCacheFor, type HttpCache } from '../accel/http-cache/http-cache.ts';
+import { httpCacheFor, type CacheChange, type HttpCache } from '../accel/http-cache/http-cache.ts';
 
 // Its fields change only through its own methods: the router and the
 // restore path say what happened (a deploy, a rollout, napping attached),
@@ -48,6 +48,11 @@ export class Service<N extends NapGate = Napper> {
   #certManager: CertManager | null = null;
   // --http-cache: new at each deploy, so a new version starts empty.
   #cache: HttpCache | null;
+  // Which deploy of the service this is, counted by the main thread; a
+  // data-plane worker's copy takes the main thread's number.
+  deployment = 1;
+  rolloutDeployment = 0; // the same for the rollout's targets
+  #cacheMirror: ((deployment: number, change: CacheChange) => void) | null = null;
 
   constructor(
     name: string,
@@ -103,8 +108,29 @@ export class Service<N extends NapGate = Napper> {
     this.#targetOptions = targetOptions;
     this.#active = active;
     this.#errorPages = errorPages;
-    this.#cache = httpCacheFor(targetOptions);
+    this.deployment++;
+    this.#newCache();
     return old;
+  }
+
+  // With several threads serving: every change to this service's cache is
+  // told to `mirror`, to be replayed in the other threads' copies.
+  mirrorCache(mirror: (deployment: number, change: CacheChange) => void): void {
+    this.#cacheMirror = mirror;
+    this.#newCache(this.#cache);
+  }
+
+  // Another thread's change to the cache of the same deploy.
+  replayCache(deployment: number, change: CacheChange): void {
+    if (deployment === this.deployment) this.#cache?.replay(change);
+  }
+
+  #newCache(cache = httpCacheFor(this.#targetOptions)): void {
+    this.#cache = cache;
+    const mirror = this.#cacheMirror;
+    if (cache === null || mirror === null) return;
+    const deployment = this.deployment;
+    cache.mirrorTo((change) => mirror(deployment, change));
   }
 
   useCertificates(certManager: CertManager | null): void {
@@ -122,6 +148,7 @@ export class Service<N extends NapGate = Napper> {
   replaceRollout(lb: LoadBalancer | null): LoadBalancer | null {
     const old = this.#rollout;
     this.#rollout = lb;
+    this.rolloutDeployment++;
     return old;
   }
 

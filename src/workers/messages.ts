@@ -8,11 +8,16 @@ import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
 import type { WakeProgress } from '../nap/napper.ts';
 import type { TargetHealth } from '../targets/target.ts';
 import type { ChallengeUpdate } from '../tls/acme-challenges.ts';
+import type { CacheChange } from '../accel/http-cache/http-cache.ts';
 
 export interface ServiceSnapshot {
   state: ServiceState; // as routingState() gives it: TLS settings already inherited
+  deployment: number; // the main thread's count of the service's deploys
+  rolloutDeployment: number; // and of its rollout deploys
   activeHealth: TargetHealth[]; // in the order of the balancer's targets
   rolloutHealth: TargetHealth[];
+  activeCursor: Int32Array; // the balancers' round-robin positions, shared
+  rolloutCursor: Int32Array | null;
   nap: WakeProgress | null; // null: the service does not nap
 }
 
@@ -41,17 +46,23 @@ export type ToWorker =
   | { t: 'routes'; services: ServiceSnapshot[] }
   | { t: 'nap'; service: string; progress: WakeProgress }
   | { t: 'challenge'; update: ChallengeUpdate }
+  | CacheMessage
   | { t: 'certificates'; defaultCertificate: CertificatePems | null }
   | { t: 'drain'; id: number; service: string; what: 'retired' | 'serving'; timeoutMs: number }
   | { t: 'claimIdle'; id: number; service: string; idleTimeoutMs: number }
   | { t: 'metrics'; id: number }
+  | { t: 'flushLog'; id: number }
   | { t: 'stop'; id: number };
 
 export type ToMain =
   | { t: 'listening' }
   | { t: 'log'; lines: Uint8Array }
+  | CacheMessage
   | { t: 'wake'; id: number; service: string; trigger: string }
   | { t: 'certificate'; id: number; serverName: string };
+
+// A change to a service's HTTP cache, made by one thread, for the others.
+export type CacheMessage = { t: 'cache'; service: string; deployment: number; change: CacheChange };
 
 // The answer to a wake: the progress after it, so the worker's view is the
 // main thread's whatever it missed.

@@ -15,6 +15,8 @@ import { Service } from '../service/service.ts';
 import { hostKey } from '../http/host.ts';
 import { ChallengeStore, type ChallengeUpdate } from '../tls/acme-challenges.ts';
 import { parseCertificate, type Certificate } from '../tls/certificate.ts';
+import type { CacheChange } from '../accel/http-cache/http-cache.ts';
+import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
 import type { CertificatePems, IdleAnswer, ServiceSnapshot } from './messages.ts';
 import { RemoteNapper, type AskWake } from './remote-napper.ts';
 
@@ -22,14 +24,13 @@ type ReplicaService = Service<RemoteNapper>;
 
 interface Entry {
   service: ReplicaService;
-  activeKey: string;
-  rolloutKey: string;
   retired: LoadBalancer[];
 }
 
 export interface ReplicaControl {
   askWake: AskWake;
   askCertificate(serverName: string): Promise<CertificatePems | null>;
+  cacheChanged(service: string, deployment: number, change: CacheChange): void;
   ignoreUserAgents: readonly string[];
 }
 
@@ -122,6 +123,10 @@ export class ReplicaRoutes implements Routes {
     this.#entries.get(service)?.service.napper?.update(progress);
   }
 
+  replayCache(service: string, deployment: number, change: CacheChange): void {
+    this.#entries.get(service)?.service.replayCache(deployment, change);
+  }
+
   claimIdle(service: string, idleTimeoutMs: number): IdleAnswer {
     return this.#entries.get(service)?.service.napper?.claimIdle(idleTimeoutMs) ?? { idle: true, lastActivityMs: 0 };
   }
@@ -139,11 +144,15 @@ export class ReplicaRoutes implements Routes {
     for (const lb of retired) lb.close();
   }
 
-  // This worker's held requests per napping service (for the metrics).
-  held(): { service: string; now: number; total: number }[] {
-    return [...this.#entries.values()].flatMap(({ service }) =>
-      service.napper === null ? [] : [{ service: service.name, now: service.napper.stats.heldNow, total: service.napper.stats.heldTotal }],
-    );
+  // The requests this worker holds, per service: for a wake (with the
+  // total since start) and by a pause.
+  held(): ThreadMetrics['held'] {
+    return [...this.#entries.values()].map(({ service }) => ({
+      service: service.name,
+      now: service.napper?.stats.heldNow ?? 0,
+      total: service.napper?.stats.heldTotal ?? 0,
+      paused: service.pause.waiting,
+    }));
   }
 
   close(): void {
@@ -156,28 +165,30 @@ export class ReplicaRoutes implements Routes {
   async #applyService(snap: ServiceSnapshot): Promise<void> {
     const st = snap.state;
     const o = st.options;
-    const activeKey = JSON.stringify([o, st.targetOptions, st.activeTargets, st.activeReaders]);
-    const rolloutKey = JSON.stringify([st.targetOptions, o.readTargetsAcceptWebsockets, st.rolloutTargets, st.rolloutReaders]);
+    const rollout = snap.rolloutCursor;
     let entry = this.#entries.get(st.name);
-    if (entry === undefined || entry.activeKey !== activeKey) {
+    if (entry === undefined || entry.service.deployment !== snap.deployment) {
       // As every deploy on the main thread loads them again.
       const pages = await loadPages(o.errorPagePath);
-      const lb = new LoadBalancer(st.activeTargets, st.activeReaders, st.targetOptions, o.readTargetsAcceptWebsockets);
+      const lb = new LoadBalancer(st.activeTargets, st.activeReaders, st.targetOptions, o.readTargetsAcceptWebsockets, snap.activeCursor);
       if (entry === undefined) {
         const service = new Service<RemoteNapper>(st.name, o, st.targetOptions, lb, pages, st.pause);
-        entry = { service, activeKey, rolloutKey: '', retired: [] };
+        service.mirrorCache((deployment, change) => this.#control.cacheChanged(st.name, deployment, change));
+        entry = { service, retired: [] };
         this.#entries.set(st.name, entry);
       } else {
         entry.retired.push(entry.service.update(o, st.targetOptions, lb, pages));
-        entry.activeKey = activeKey;
       }
+      entry.service.deployment = snap.deployment;
     }
     const service = entry.service;
-    if (entry.rolloutKey !== rolloutKey) {
-      const lb = st.rolloutTargets.length === 0 ? null : new LoadBalancer(st.rolloutTargets, st.rolloutReaders, st.targetOptions, o.readTargetsAcceptWebsockets);
+    // The TLS settings a root (/) service on the same host passes on.
+    service.inheritTls({ options: o, certManager: null });
+    if (service.rolloutDeployment !== snap.rolloutDeployment) {
+      const lb = rollout === null ? null : new LoadBalancer(st.rolloutTargets, st.rolloutReaders, st.targetOptions, o.readTargetsAcceptWebsockets, rollout);
       const old = service.replaceRollout(lb);
       if (old !== null) entry.retired.push(old);
-      entry.rolloutKey = rolloutKey;
+      service.rolloutDeployment = snap.rolloutDeployment;
     }
     service.splitRollout(st.rollout);
     followPause(service.pause, st.pause);

@@ -7,6 +7,7 @@ import { log } from '../log/logger.ts';
 import { HttpMetrics } from '../metrics/http-metrics.ts';
 import { Server } from '../server/server.ts';
 import { useUpstreamShare } from '../upstream/client-choice.ts';
+import { changeFromThread } from '../accel/http-cache/http-cache.ts';
 import { Channel } from './channel.ts';
 import type { CertificatePems, ToMain, ToWorker, WakeAnswer, WorkerInit, WorkerMetrics } from './messages.ts';
 import { ReplicaRoutes } from './replica-routes.ts';
@@ -29,10 +30,13 @@ const channel = new Channel<ToWorker, ToMain>(parentPort!, (m) => {
     case 'routes': return inTurn(() => routes.apply(m.services));
     case 'nap': return inTurn(() => routes.nap(m.service, m.progress));
     case 'challenge': return inTurn(() => routes.challenge(m.update));
+    case 'cache': return inTurn(() => routes.replayCache(m.service, m.deployment, changeFromThread(m.change)));
     case 'certificates': return inTurn(() => routes.certificatesChanged(m.defaultCertificate));
     case 'claimIdle': return inTurn(() => routes.claimIdle(m.service, m.idleTimeoutMs));
     case 'drain': return inTurn(() => ({ done: routes.drain(m.service, m.what, m.timeoutMs) })).then((d) => d.done);
-    case 'metrics': return inTurn((): WorkerMetrics => ({ http: httpMetrics?.dump() ?? null, held: routes.held() }));
+    case 'metrics': return inTurn((): WorkerMetrics => ({ thread: init.index, http: httpMetrics?.dump() ?? null, held: routes.held() }));
+    // Its lines are posted before the answer, so they are there before it.
+    case 'flushLog': return log.flushSync();
     case 'stop': return inTurn(stop);
   }
 });
@@ -45,6 +49,7 @@ log.forwardTo((batch) => {
 const routes = new ReplicaRoutes({
   askWake: (service, trigger) => channel.ask<WakeAnswer>({ t: 'wake', service, trigger }),
   askCertificate: (serverName) => channel.ask<CertificatePems | null>({ t: 'certificate', serverName }),
+  cacheChanged: (service, deployment, change) => channel.post({ t: 'cache', service, deployment, change }),
   ignoreUserAgents: init.ignoreUserAgents,
 });
 const httpMetrics = init.metrics ? new HttpMetrics() : null;

@@ -11,6 +11,8 @@ import type { Replicas } from '../router/replicas.ts';
 import type { Router } from '../router/router.ts';
 import type { Certificate } from '../tls/certificate.ts';
 import { Channel } from './channel.ts';
+import { changeFromThread } from '../accel/http-cache/http-cache.ts';
+import type { Service } from '../service/service.ts';
 import type { CertificatePems, IdleAnswer, ServiceSnapshot, ToMain, ToWorker, WakeAnswer, WorkerInit, WorkerMetrics } from './messages.ts';
 
 export interface WorkerPoolConfig {
@@ -34,6 +36,7 @@ export class WorkerPool implements Replicas {
   readonly #config: WorkerPoolConfig;
   readonly #running = new Map<number, Running>();
   readonly #followed = new WeakSet<Napper>();
+  readonly #mirrored = new WeakSet<Service>();
   #stopping = false;
 
   constructor(router: Router, config: WorkerPoolConfig) {
@@ -44,6 +47,7 @@ export class WorkerPool implements Replicas {
   // Resolves once every worker listens; rejects if one cannot.
   async start(): Promise<void> {
     this.#router.useReplicas(this);
+    log.flushElsewhereFirst(() => this.#flushLogs());
     this.#router.certificates.challenges.watch((update) => this.#broadcast({ t: 'challenge', update }));
     this.#router.onCertificatesChange(() => this.#broadcast({ t: 'certificates', defaultCertificate: pemsOf(this.#router.defaultCertificate()) }));
     const started: Promise<void>[] = [];
@@ -59,6 +63,11 @@ export class WorkerPool implements Replicas {
       await r.worker.terminate();
     }));
     this.#running.clear();
+    log.flushElsewhereFirst(null);
+  }
+
+  async #flushLogs(): Promise<void> {
+    await Promise.all(this.#each((c) => withTimeout(c.ask({ t: 'flushLog' }), WORKER_ANSWER_TIMEOUT_MS).catch(() => {})));
   }
 
   // ---- Replicas
@@ -112,6 +121,9 @@ export class WorkerPool implements Replicas {
           case 'log': return log.appendLines(Buffer.from(m.lines.buffer, m.lines.byteOffset, m.lines.byteLength));
           case 'wake': return this.#wake(m.service, m.trigger);
           case 'certificate': return this.#router.certificateFor(m.serverName).then(pemsOf);
+          case 'cache':
+            this.#router.service(m.service)?.replayCache(m.deployment, changeFromThread(m.change));
+            return this.#broadcast(m, index);
         }
       });
       // Told of every change from its snapshot on, while it starts too.
@@ -145,6 +157,10 @@ export class WorkerPool implements Replicas {
 
   #snapshot(): ServiceSnapshot[] {
     return this.#router.services().map((s) => {
+      if (!this.#mirrored.has(s)) {
+        this.#mirrored.add(s);
+        s.mirrorCache((deployment, change) => this.#broadcast({ t: 'cache', service: s.name, deployment, change }));
+      }
       const napper = s.napper;
       if (napper !== null && !this.#followed.has(napper)) {
         this.#followed.add(napper);
@@ -152,15 +168,19 @@ export class WorkerPool implements Replicas {
       }
       return {
         state: s.routingState(),
+        deployment: s.deployment,
+        rolloutDeployment: s.rolloutDeployment,
         activeHealth: s.active.targets.map((t) => t.health),
         rolloutHealth: s.rollout?.targets.map((t) => t.health) ?? [],
+        activeCursor: s.active.cursor,
+        rolloutCursor: s.rollout?.cursor ?? null,
         nap: napper?.progress() ?? null,
       };
     });
   }
 
-  #broadcast(message: ToWorker): void {
-    for (const r of this.#running.values()) r.channel.post(message);
+  #broadcast(message: ToWorker, except = 0): void {
+    for (const r of this.#running.values()) if (r.index !== except) r.channel.post(message);
   }
 
   #each<T>(f: (c: Channel<ToMain, ToWorker>) => T): T[] {

@@ -109,7 +109,7 @@ describe('pause_controller_test.go', () => {
     await deploy('pc-stop', [app.address], { options: { hosts: ['pc-stop.example.com'] } });
     await proxy.router.pause('pc-stop', 1_000, 30_000);
     const held = send('pc-stop.example.com', '/held');
-    await waitFor(() => proxy.router.service('pc-stop')!.pause.waiting === 1);
+    await waitFor(async () => (await proxy.heldRequests('pc-stop')) === 1);
     await proxy.router.stop('pc-stop', 1_000, 'Down for upgrades');
     const r = await held;
     assert.equal(r.status, 503);

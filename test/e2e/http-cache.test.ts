@@ -8,7 +8,7 @@ import http2 from 'node:http2';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { startBackend } from '../helpers/backend.ts';
 import type { Backend } from '../helpers/backend.ts';
 import { NODE, napRequest } from '../helpers/nap.ts';
@@ -133,12 +133,16 @@ describe('HTTP cache through the proxy', () => {
   });
   after(async () => {
     session.destroy();
+    await connection.close();
     await proxy.stop();
     await app.close();
   });
 
+  // One connection, as the HTTP/2 session: with several threads serving, a
+  // page one stored reaches the others a moment later (test/workers/).
+  const connection = new Agent({ connections: 1 });
   const h1 = async (path: string, headers: Record<string, string> = {}, method = 'GET', host = HOST): Promise<Reply> => {
-    const res = await request(proxy.url(path), { method: method as 'GET', headers: { host, ...headers } });
+    const res = await request(proxy.url(path), { method: method as 'GET', headers: { host, ...headers }, dispatcher: connection });
     return { status: res.statusCode, headers: res.headers, body: await res.body.text() };
   };
   const h2 = (path: string, headers: Record<string, string> = {}, method = 'GET'): Promise<Reply> =>

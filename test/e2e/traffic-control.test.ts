@@ -46,7 +46,7 @@ describe('traffic control', () => {
       })),
     );
     const service = proxy.router.service('held')!;
-    await waitFor(() => service.pause.waiting === 200);
+    await waitFor(async () => (await proxy.heldRequests('held')) === 200);
     assert.equal(counter.requests, 0, 'nothing reaches the app while paused');
     await proxy.router.resume('held');
     const results = await Promise.all(all);
@@ -88,7 +88,7 @@ describe('traffic control', () => {
     await proxy.router.deploy(deployParams('st', [app.address], { options: { hosts: ['st.example.com'] } }));
     await proxy.router.pause('st', 1_000, 30_000);
     const held = get('st.example.com');
-    await waitFor(() => proxy.router.service('st')!.pause.waiting === 1);
+    await waitFor(async () => (await proxy.heldRequests('st')) === 1);
     await proxy.router.stop('st', 1_000, 'Back at <noon>');
     const released = await held;
     assert.equal(released.status, 503);

@@ -53,6 +53,7 @@ export interface TestProxyOptions {
   // where IPv4 clients arrive as IPv4-mapped IPv6 addresses. Default 127.0.0.1.
   listenAll?: boolean;
   workers?: number; // threads that serve; default KAMAL_NAPPER_WORKERS, as `run`
+  metricsPort?: number; // default none
 }
 
 export async function startTestProxy(dir = scratchDir('kn-test-'), options: TestProxyOptions = {}): Promise<TestProxy> {
@@ -67,6 +68,7 @@ export async function startTestProxy(dir = scratchDir('kn-test-'), options: Test
     ...(options.napConfig !== undefined ? { napConfig: options.napConfig } : {}),
     // As `run` takes it: the suites run with one thread and again with two.
     workers: options.workers ?? parseWorkers(workersSetting()),
+    ...(options.metricsPort !== undefined ? { metricsPort: options.metricsPort } : {}),
   });
   return { ...proxy, dir, statePath, url: (path = '/') => `http://127.0.0.1:${proxy.httpPort}${path}` };
 }

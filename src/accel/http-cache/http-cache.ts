@@ -29,6 +29,21 @@ export function storedSize(headers: readonly string[], body: Buffer): number {
 }
 const ENTRY_OVERHEAD_BYTES = 256;
 
+// A change to a cache, as the other threads' copies replay it: with several
+// threads serving, each has its own copy of a service's cache, and every
+// store and invalidation is replayed in the others, so a page cached by one
+// is a hit in all and an invalidation reaches all.
+export type CacheChange =
+  | { kind: 'store'; uri: string; names: readonly string[]; variant: string; response: StoredResponse }
+  | { kind: 'invalidate'; uri: string };
+
+// A change as it arrives from another thread: its body a plain Uint8Array.
+export function changeFromThread(change: CacheChange): CacheChange {
+  if (change.kind !== 'store' || Buffer.isBuffer(change.response.body)) return change;
+  const b = change.response.body as Uint8Array;
+  return { ...change, response: { ...change.response, body: Buffer.from(b.buffer, b.byteOffset, b.byteLength) } };
+}
+
 interface Uri {
   names: readonly string[]; // the Vary of its latest response
   variants: Set<string>; // their keys in #entries
@@ -43,6 +58,7 @@ export class HttpCache {
   readonly #entries = new Map<string, { uri: string; response: StoredResponse }>();
   readonly #uris = new Map<string, Uri>();
   #bytes = 0;
+  #mirror: ((change: CacheChange) => void) | null = null;
 
   constructor(maxBytes: number, maxItemBytes: number, now: () => number = Date.now) {
     this.maxBytes = maxBytes;
@@ -73,18 +89,43 @@ export class HttpCache {
     return entry.response;
   }
 
+  // Told of every store and invalidation made here (not of those replayed).
+  mirrorTo(mirror: (change: CacheChange) => void): void {
+    this.#mirror = mirror;
+  }
+
+  // Another thread's change.
+  replay(change: CacheChange): void {
+    if (change.kind === 'invalidate') this.#invalidate(change.uri);
+    else this.#store(change.uri, change.names, change.variant, change.response);
+  }
+
   // `names`: the response's Vary. A response over the item limit is not kept.
   store(uri: string, names: readonly string[], headers: IncomingHttpHeaders, response: StoredResponse): boolean {
     if (response.size > this.maxItemBytes) return false;
+    const variant = variantKey(names, headers);
+    this.#store(uri, names, variant, response);
+    this.#mirror?.({ kind: 'store', uri, names, variant, response });
+    return true;
+  }
+
+  // Every stored response for the URI, whatever it varies on (§4.4).
+  invalidate(uri: string): void {
+    this.#invalidate(uri);
+    this.#mirror?.({ kind: 'invalidate', uri });
+  }
+
+  #store(uri: string, names: readonly string[], variant: string, response: StoredResponse): void {
+    if (response.size > this.maxItemBytes) return;
     let u = this.#uris.get(uri);
     // A new Vary for the URI: the variants stored under the old one can no
     // longer be told apart.
     if (u !== undefined && !sameNames(u.names, names)) {
-      this.invalidate(uri);
+      this.#invalidate(uri);
       u = undefined;
     }
     if (u === undefined) this.#uris.set(uri, (u = { names, variants: new Set() }));
-    const key = uri + '\n' + variantKey(names, headers);
+    const key = uri + '\n' + variant;
     this.#remove(key);
     while (this.#bytes + response.size > this.maxBytes && this.#entries.size > 0) this.#remove(this.#entries.keys().next().value!);
     // Eviction may have taken the URI's last variant, and with it the URI.
@@ -92,11 +133,9 @@ export class HttpCache {
     this.#entries.set(key, { uri, response });
     u.variants.add(key);
     this.#bytes += response.size;
-    return true;
   }
 
-  // Every stored response for the URI, whatever it varies on (§4.4).
-  invalidate(uri: string): void {
+  #invalidate(uri: string): void {
     const u = this.#uris.get(uri);
     if (u === undefined) return;
     for (const key of [...u.variants]) this.#remove(key);

@@ -81,8 +81,9 @@ export async function startProxy(config: ProxyConfig): Promise<RunningProxy> {
     if (threads > 1) {
       workers = new (await import('../workers/worker-pool.ts')).WorkerPool(router, {
         threads,
-        httpPort: server.httpPort,
-        httpsPort: server.httpsPort,
+        httpPort: config.httpPort,
+        httpsPort: config.httpsPort,
+        bindPorts: { http: server.httpPort, https: server.httpsPort },
         bindAddress: config.bindAddress,
         clientHeadersTimeoutMs: config.clientHeadersTimeoutMs,
         metrics: metrics !== null,

@@ -41,6 +41,7 @@ export interface ServerConfig {
   clientHeadersTimeoutMs?: number; // CLIENT_HEADERS_TIMEOUT_MS unless set (tests)
   httpMetrics?: HttpMetrics | null; // with --metrics-port: what requests are counted in
   reusePort?: boolean; // one of several data-plane threads on the same ports
+  bindPorts?: { http: number; https: number }; // the ports to bind, when not the configured ones (a worker: the main thread's)
 }
 
 export class Server {
@@ -89,13 +90,13 @@ export class Server {
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.#takeHttp1(socket, fallback, onRequest);
     });
-    await listenTcp(this.#http, this.#config.httpPort, this.#config.bindAddress, this.#config.reusePort);
+    await listenTcp(this.#http, this.#config.bindPorts?.http ?? this.#config.httpPort, this.#config.bindAddress, this.#config.reusePort);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
     // HTTP/1.1 over TLS gets it from the listener, as on the plain port (a
     // small write behind an unacknowledged one would wait for the ACK).
     this.#httpsListener = net.createServer({ noDelay: true }, (socket) => this.#secureServer().emit('connection', socket));
     this.#router.onCertificatesChange(() => this.#useDefaultCertificate());
-    await listenTcp(this.#httpsListener, this.#config.httpsPort, this.#config.bindAddress, this.#config.reusePort);
+    await listenTcp(this.#httpsListener, this.#config.bindPorts?.https ?? this.#config.httpsPort, this.#config.bindAddress, this.#config.reusePort);
   }
 
   #secureServer(): http2.Http2SecureServer {

@@ -61,10 +61,11 @@ export function decideUpstreamClient(
 
 let chosen: UpstreamChoice | null = null;
 
-export function upstreamChoice(): UpstreamChoice {
+// report: say which client is in use (false in a worker: the main thread says it).
+export function upstreamChoice(report = true): UpstreamChoice {
   if (chosen !== null) return chosen;
   const { choice, note } = decideUpstreamClient(envUpstreamClient(), internalsProblem);
-  if (note !== null) log[note.level](note.msg, note.attrs);
+  if (note !== null && report) log[note.level](note.msg, note.attrs);
   chosen = choice;
   return choice;
 }

@@ -27,10 +27,12 @@ export interface CertificatePems {
 }
 
 export interface WorkerInit {
+  kind: 'kamal-napper-worker';
   index: number; // 1.. (the main thread serves too, as 0)
   workers: number; // how many threads serve in all
-  httpPort: number;
+  httpPort: number; // as configured (the request log says it)
   httpsPort: number;
+  bindPorts: { http: number; https: number }; // as the main thread bound them
   bindAddress?: string;
   clientHeadersTimeoutMs?: number;
   metrics: boolean;
@@ -59,6 +61,7 @@ export type ToMain =
   | { t: 'log'; lines: Uint8Array }
   | CacheMessage
   | { t: 'wake'; id: number; service: string; trigger: string }
+  | { t: 'activity'; service: string; busy: boolean } // a napping service's requests here: the first began, or the last ended
   | { t: 'certificate'; id: number; serverName: string };
 
 // A change to a service's HTTP cache, made by one thread, for the others.

@@ -14,6 +14,9 @@ export class RemoteNapper implements NapGate {
   readonly service: string;
   readonly stats = new NapStats(); // this worker's held requests
   readonly #askWake: AskWake;
+  // Told when this worker's first request to the app begins and its last
+  // ends: the main thread's napper counts a busy worker as activity.
+  readonly #busy: (busy: boolean) => void;
   #progress: WakeProgress;
   // Answered idle to the main thread, which is deciding whether to nap:
   // requests wait for its decision (the next progress).
@@ -23,10 +26,11 @@ export class RemoteNapper implements NapGate {
   #waking: Promise<void> | null = null;
   readonly #listeners = new Set<(p: WakeProgress) => void>();
 
-  constructor(service: string, progress: WakeProgress, askWake: AskWake) {
+  constructor(service: string, progress: WakeProgress, askWake: AskWake, busy: (busy: boolean) => void) {
     this.service = service;
     this.#progress = progress;
     this.#askWake = askWake;
+    this.#busy = busy;
   }
 
   get state(): NapStateName {
@@ -39,12 +43,12 @@ export class RemoteNapper implements NapGate {
   }
 
   requestStarted(): void {
-    this.#active++;
+    if (this.#active++ === 0) this.#busy(true);
     this.#lastActivityMs = Date.now();
   }
 
   requestEnded(): void {
-    this.#active--;
+    if (--this.#active === 0) this.#busy(false);
     this.#lastActivityMs = Date.now();
   }
 

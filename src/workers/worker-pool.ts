@@ -17,8 +17,9 @@ import type { CertificatePems, IdleAnswer, ServiceSnapshot, ToMain, ToWorker, Wa
 
 export interface WorkerPoolConfig {
   threads: number; // serving in all, the main thread included
-  httpPort: number; // as bound by the main thread (never 0 here)
+  httpPort: number; // as configured
   httpsPort: number;
+  bindPorts: { http: number; https: number }; // as bound by the main thread (never 0)
   bindAddress?: string;
   clientHeadersTimeoutMs?: number;
   metrics: boolean;
@@ -37,6 +38,9 @@ export class WorkerPool implements Replicas {
   readonly #running = new Map<number, Running>();
   readonly #followed = new WeakSet<Napper>();
   readonly #mirrored = new WeakSet<Service>();
+  // A worker busy with a napping service's requests counts as one request in
+  // flight on its napper, from its first request to the end of its last.
+  readonly #busy = new Map<string, Napper>(); // `${worker}\n${service}` -> the napper told
   #stopping = false;
 
   constructor(router: Router, config: WorkerPoolConfig) {
@@ -98,10 +102,12 @@ export class WorkerPool implements Replicas {
 
   #spawn(index: number): Promise<void> {
     const init: WorkerInit = {
+      kind: 'kamal-napper-worker',
       index,
       workers: this.#config.threads,
       httpPort: this.#config.httpPort,
       httpsPort: this.#config.httpsPort,
+      bindPorts: this.#config.bindPorts,
       bindAddress: this.#config.bindAddress,
       clientHeadersTimeoutMs: this.#config.clientHeadersTimeoutMs,
       metrics: this.#config.metrics,
@@ -120,6 +126,7 @@ export class WorkerPool implements Replicas {
             return resolve();
           case 'log': return log.appendLines(Buffer.from(m.lines.buffer, m.lines.byteOffset, m.lines.byteLength));
           case 'wake': return this.#wake(m.service, m.trigger);
+          case 'activity': return this.#activity(index, m.service, m.busy);
           case 'certificate': return this.#router.certificateFor(m.serverName).then(pemsOf);
           case 'cache':
             this.#router.service(m.service)?.replayCache(m.deployment, changeFromThread(m.change));
@@ -135,6 +142,7 @@ export class WorkerPool implements Replicas {
       worker.on('exit', (code) => {
         channel.close();
         this.#running.delete(index);
+        for (const key of [...this.#busy.keys()]) if (key.startsWith(`${index}\n`)) this.#activity(index, key.slice(key.indexOf('\n') + 1), false);
         if (!listening) return reject(new Error(`worker ${index} exited (${code}) before listening`));
         if (this.#stopping) return;
         // Its connections are gone; the other threads serve meanwhile.
@@ -142,6 +150,20 @@ export class WorkerPool implements Replicas {
         setTimeout(() => void this.#spawn(index).catch((err: Error) => log.error('Worker restart failed', { worker: index, error: err.message })), WORKER_RESTART_DELAY_MS).unref();
       });
     });
+  }
+
+  #activity(index: number, service: string, busy: boolean): void {
+    const key = `${index}\n${service}`;
+    if (busy) {
+      const napper = this.#router.service(service)?.napper ?? null;
+      if (napper === null || this.#busy.has(key)) return;
+      this.#busy.set(key, napper);
+      napper.requestStarted();
+    } else {
+      // The napper told, even if a deploy has replaced it since.
+      this.#busy.get(key)?.requestEnded();
+      this.#busy.delete(key);
+    }
   }
 
   async #wake(service: string, trigger: string): Promise<WakeAnswer> {

@@ -502,6 +502,9 @@ export class KamalProxy {
       `--publish 127.0.0.1:${this.httpPort}:80 --publish 127.0.0.1:${this.httpsPort}:443`,
       '--log-opt max-size=10m',
       ...optionize(this.runOptions),
+      // The suites run again with two threads serving: passed as an operator
+      // would, through Kamal's proxy boot options.
+      ...(process.env.KAMAL_NAPPER_WORKERS ? [`--env KAMAL_NAPPER_WORKERS=${process.env.KAMAL_NAPPER_WORKERS}`] : []),
       this.host.image,
       'kamal-proxy run',
     ].join(' ');

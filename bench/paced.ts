@@ -5,22 +5,24 @@
 // the CPU with other work moves the tail. Targets: the backend directly,
 // kamal-napper (deployed as Kamal does) and nginx as a reverse proxy, each in
 // front of the same nginx backend, visited in interleaved rounds; --variant
-// adds kamal-napper builds or settings to compare in the same run. See
+// adds kamal-napper builds or settings to compare in the same run, --go a Go
+// reverse proxy standing in for kamal-proxy (bench/go-stand-in.ts). See
 // bench/README.md, "Where a paced request's time goes".
 //
-// Usage: node bench/paced.ts [--rounds 5] [--requests 400] [--pause-ms 20] [--load]
+// Usage: node bench/paced.ts [--rounds 5] [--requests 400] [--pause-ms 20] [--load] [--go]
 //          [--variant NAME:ITEM[,ITEM...]]...
 import { connect, type Socket } from 'node:net';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
+import { startGoStandIn } from './go-stand-in.ts';
 import { BODY } from './body.ts';
 import { cleanup, installExitHandlers, makeTempDir, run, sleep, stopping } from './children.ts';
 import { HOST } from './net.ts';
 import { median } from './report.ts';
 import { startNapper, startNginxProxy, type Target } from './targets.ts';
-import { requireTools, ROOT } from './tools.ts';
+import { requireTools, ROOT, which } from './tools.ts';
 import { failure, pacedScript, wrk } from './wrk.ts';
 
 const USAGE = `Usage: node bench/paced.ts [options]
@@ -29,6 +31,8 @@ const USAGE = `Usage: node bench/paced.ts [options]
   --pause-ms MS     pause after each response (default 20)
   --load            also load each target, while it is probed, with the bench's
                     fixed load (wrk -t1 -c50, each connection pausing 20 ms)
+  --go              also Go's stdlib reverse proxy as a stand-in for kamal-proxy,
+                    built with the \`go\` on PATH (skipped without one)
   --variant NAME:ITEM[,ITEM...]
                     one more kamal-napper target (repeatable), to measure a
                     switch in the same run; each ITEM is a checkout whose
@@ -37,7 +41,7 @@ const USAGE = `Usage: node bench/paced.ts [options]
                     e.g. --variant undici:KAMAL_NAPPER_UPSTREAM_CLIENT=undici`;
 
 type Variant = { name: string; root: string; env: Record<string, string>; buffering: boolean };
-type Options = { rounds: number; requests: number; pauseMs: number; load: boolean; variants: Variant[] };
+type Options = { rounds: number; requests: number; pauseMs: number; load: boolean; go: boolean; variants: Variant[] };
 
 function variant(spec: string): Variant {
   const colon = spec.indexOf(':');
@@ -60,6 +64,7 @@ function options(): Options {
       requests: { type: 'string', default: '400' },
       'pause-ms': { type: 'string', default: '20' },
       load: { type: 'boolean', default: false },
+      go: { type: 'boolean', default: false },
       variant: { type: 'string', multiple: true, default: [] },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -78,6 +83,7 @@ function options(): Options {
     requests: int(values.requests, 'requests', 10, 100_000),
     pauseMs: int(values['pause-ms'], 'pause-ms', 0, 1000),
     load: values.load,
+    go: values.go,
     variants: values.variant.map(variant),
   };
 }
@@ -186,8 +192,12 @@ async function main(): Promise<void> {
   const o = options();
   const tools = requireTools();
   if (!tools.nginx) throw new Error('nginx is needed (sudo apt-get install -y nginx): it is the backend and the reference proxy');
+  // A missing Go is a note, not a failure: the other targets still compare.
+  const go = o.go ? which('go') : undefined;
+  if (o.go && !go) console.log('--go: no `go` on PATH (Debian: sudo apt-get install -y golang-go), so no Go stand-in');
   const perTargetMs = o.requests * (o.pauseMs + 5);
-  installExitHandlers((120 + o.rounds * (3 + o.variants.length) * (perTargetMs / 1000 + 4) * 2) * 1000);
+  // The Go build gets its own 300 s, its timeout (bench/go-stand-in.ts).
+  installExitHandlers((120 + (go ? 300 : 0) + o.rounds * (3 + o.variants.length + (go ? 1 : 0)) * (perTargetMs / 1000 + 4) * 2) * 1000);
 
   const loadBefore = loadavg()[0]!;
   const dir = makeTempDir();
@@ -209,7 +219,8 @@ async function main(): Promise<void> {
     const env = Object.entries(v.env).map(([k, x]) => `${k}=${x}`).join(' ');
     console.log(`${v.name}: ${v.root}${env ? ` ${env}` : ''}${v.buffering ? '' : ', without --buffer-requests --buffer-responses'}`);
   }
-  const targets: Target[] = [direct, ...nappers, await startNginxProxy(dir, tools.nginx, backend)];
+  const goTarget = go ? [await startGoStandIn(dir, go, backend)] : [];
+  const targets: Target[] = [direct, ...nappers, ...goTarget, await startNginxProxy(dir, tools.nginx, backend)];
 
   // Correctness first, and a warm-up of everything: compiled code, upstream connections.
   for (const t of targets) {

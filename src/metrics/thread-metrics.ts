@@ -9,6 +9,8 @@ export interface ThreadMetrics {
   http: HttpMetricsDump | null; // null without --metrics-port
   // Requests held: for a wake (now, and in all since start) and by a pause.
   held: { service: string; now: number; total: number; paused: number }[];
+  // Requests in flight per target, where there are any (for the status page).
+  inFlight: { service: string; address: string; count: number }[];
 }
 
 // Ours, with more than one thread: how the kernel spread the requests.

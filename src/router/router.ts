@@ -320,13 +320,13 @@ export class Router implements Routes {
 
   // Never rejects (state-keeper.ts): by now the change has taken effect.
   // Every change passes here, so the workers hear of it here too.
-  save(): Promise<void> {
-    if (this.#replicas !== null) this.#tellReplicas(this.#replicas);
-    return this.#state.save([...this.#services.values()].map((s) => s.toState()));
+  async save(): Promise<void> {
+    const told = this.#replicas === null ? null : this.#tellReplicas(this.#replicas);
+    await Promise.all([this.#state.save([...this.#services.values()].map((s) => s.toState())), told]);
   }
 
-  #tellReplicas(replicas: Replicas): void {
-    const notify = () => replicas.changed();
+  #tellReplicas(replicas: Replicas): Promise<void> {
+    const notify = () => void replicas.changed();
     for (const s of this.#services.values()) {
       for (const lb of [s.active, s.rollout]) {
         if (lb === null || this.#watched.has(lb)) continue;
@@ -334,7 +334,7 @@ export class Router implements Routes {
         lb.onHealthChange(notify);
       }
     }
-    replicas.changed();
+    return replicas.changed();
   }
 
   // Null while the state file has every change.

@@ -86,9 +86,9 @@ export class MetricsServer {
       const url = req.url ?? '/';
       const q = url.indexOf('?');
       const path = q === -1 ? url : url.slice(0, q);
-      if (req.method === 'GET' && path === '/status.json') return send(res, 'application/json', statusJson(this.#router));
+      if (req.method === 'GET' && path === '/status.json') return send(res, 'application/json', statusJson(this.#router, await this.#otherThreads()));
       if (req.method === 'GET' && path === '/' && (req.headers.accept ?? '').includes('text/html')) {
-        return send(res, 'text/html; charset=utf-8', statusPage(this.#router));
+        return send(res, 'text/html; charset=utf-8', statusPage(this.#router, await this.#otherThreads()));
       }
       send(res, CONTENT_TYPE, await this.scrape());
     } catch (err) {

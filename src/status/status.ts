@@ -2,12 +2,14 @@
 // for scripts, GET / for browsers. Both are the same snapshot of the router.
 import { renderStatusPage } from '../pages/status-page.ts';
 import type { Router } from '../router/router.ts';
+import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
 import { statusSnapshot } from './status-snapshot.ts';
 
-export function statusJson(router: Router): string {
-  return JSON.stringify(statusSnapshot(router));
+// `others`: what the data-plane workers counted, if any.
+export function statusJson(router: Router, others: readonly ThreadMetrics[] = []): string {
+  return JSON.stringify(statusSnapshot(router, others));
 }
 
-export function statusPage(router: Router): string {
-  return renderStatusPage(statusSnapshot(router));
+export function statusPage(router: Router, others: readonly ThreadMetrics[] = []): string {
+  return renderStatusPage(statusSnapshot(router, others));
 }

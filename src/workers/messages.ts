@@ -45,7 +45,7 @@ export interface WorkerInit {
 export type WorkerMetrics = ThreadMetrics;
 
 export type ToWorker =
-  | { t: 'routes'; services: ServiceSnapshot[] }
+  | { t: 'routes'; id: number; services: ServiceSnapshot[] } // answered once applied
   | { t: 'nap'; service: string; progress: WakeProgress }
   | { t: 'challenge'; update: ChallengeUpdate }
   | CacheMessage

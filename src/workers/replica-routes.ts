@@ -156,6 +156,16 @@ export class ReplicaRoutes implements Routes {
     }));
   }
 
+  inFlight(): ThreadMetrics['inFlight'] {
+    const counts: ThreadMetrics['inFlight'] = [];
+    for (const { service } of this.#entries.values()) {
+      for (const lb of [service.active, service.rollout]) {
+        for (const t of lb?.targets ?? []) if (t.inflight.size > 0) counts.push({ service: service.name, address: t.address, count: t.inflight.size });
+      }
+    }
+    return counts;
+  }
+
   close(): void {
     for (const e of this.#entries.values()) {
       e.service.attachNapper(null)?.close();

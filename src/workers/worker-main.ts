@@ -36,7 +36,7 @@ async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
       case 'certificates': return inTurn(() => routes.certificatesChanged(m.defaultCertificate));
       case 'claimIdle': return inTurn(() => routes.claimIdle(m.service, m.idleTimeoutMs));
       case 'drain': return inTurn(() => ({ done: routes.drain(m.service, m.what, m.timeoutMs) })).then((d) => d.done);
-      case 'metrics': return inTurn((): WorkerMetrics => ({ thread: init.index, http: httpMetrics?.dump() ?? null, held: routes.held() }));
+      case 'metrics': return inTurn((): WorkerMetrics => ({ thread: init.index, http: httpMetrics?.dump() ?? null, held: routes.held(), inFlight: routes.inFlight() }));
       // Its lines are posted before the answer, so they are there before it.
       case 'flushLog': return log.flushSync();
       case 'stop': return inTurn(stop);

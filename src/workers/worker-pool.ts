@@ -76,8 +76,10 @@ export class WorkerPool implements Replicas {
 
   // ---- Replicas
 
-  changed(): void {
-    if (this.#running.size > 0) this.#broadcast({ t: 'routes', services: this.#snapshot() });
+  async changed(): Promise<void> {
+    if (this.#running.size === 0) return;
+    const services = this.#snapshot();
+    await Promise.all(this.#each((c) => withTimeout(c.ask({ t: 'routes', services }), WORKER_ANSWER_TIMEOUT_MS).catch(() => {})));
   }
 
   async drain(service: string, what: 'retired' | 'serving', timeoutMs: number): Promise<void> {

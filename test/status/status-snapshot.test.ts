@@ -116,7 +116,7 @@ test('a napping app through a nap and a wake: state, activity, wakes, wake time,
   assert.ok(napping.memoryAtSleepBytes > 0, `the app's memory when put to sleep: ${napping.memoryAtSleepBytes}`);
   assert.equal(asleep.memoryGivenBackBytes, napping.memoryAtSleepBytes, 'the total over sleeping apps (only one sleeps)');
 
-  const later = statusSnapshot(router, Date.parse(napping.lastActivityAt) + 180_000);
+  const later = statusSnapshot(router, [], Date.parse(napping.lastActivityAt) + 180_000);
   assert.match(renderStatusPage(later), /<time datetime="[^"]+">3 min ago<\/time>/, 'last activity, relative to the snapshot');
 
   await router.napWake('sleepy');
@@ -147,4 +147,16 @@ test('/status.json is the snapshot, as JSON; the page shows the same services', 
   const page = statusPage(router);
   for (const name of ['api', 'held', 'sleepy', 'web']) assert.match(page, new RegExp(`data-service="${name}"`));
   assert.ok(page.includes('Back at &lt;noon&gt; &amp; &#34;soon&#34;'));
+});
+
+test('with workers: their requests in flight and held are added to this thread\'s', () => {
+  const others = [
+    { thread: 1, http: null, held: [{ service: 'sleepy', now: 2, total: 5, paused: 0 }], inFlight: [{ service: 'web', address: backends.web1!.address, count: 3 }] },
+    { thread: 2, http: null, held: [{ service: 'sleepy', now: 1, total: 1, paused: 0 }], inFlight: [{ service: 'web', address: backends.web1!.address, count: 1 }] },
+  ];
+  const alone = statusSnapshot(router);
+  const s = statusSnapshot(router, others);
+  assert.equal(find(s, 'web').targets[0]!.inFlight, find(alone, 'web').targets[0]!.inFlight + 4);
+  assert.equal(find(s, 'web').targets[1]!.inFlight, find(alone, 'web').targets[1]!.inFlight, 'only the target named');
+  assert.equal(find(s, 'sleepy').nap!.heldNow, find(alone, 'sleepy').nap!.heldNow + 3);
 });

@@ -28,11 +28,11 @@ async function build(dir: string, go: string): Promise<string> {
   return bin;
 }
 
-export async function startGoStandIn(dir: string, go: string, backend: Backend): Promise<Target> {
+export async function startGoStandIn(dir: string, go: string, backend: Backend): Promise<Target & { pid: number }> {
   const bin = await build(dir, go);
   const port = await freePort();
   // stderr only carries proxy errors (it logs no requests), worth seeing at once.
-  start('Go stand-in', bin, ['-listen', `${HOST}:${port}`, '-backend', `${HOST}:${backend.port}`], { stderr: 'inherit' });
+  const child = start('Go stand-in', bin, ['-listen', `${HOST}:${port}`, '-backend', `${HOST}:${backend.port}`], { stderr: 'inherit' });
   await waitForPort(port, 'Go stand-in');
-  return { name: 'Go stand-in', port };
+  return { name: 'Go stand-in', port, pid: child.proc.pid! };
 }

@@ -4,7 +4,7 @@
 import { closeSync, mkdirSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Backend } from './backend.ts';
-import { run, start, type Child } from './children.ts';
+import { run, sleep, start, type Child } from './children.ts';
 import { freePort, waitForPort } from './net.ts';
 import { backendConfig, reverseProxyConfig, startNginx } from './nginx.ts';
 import { TLS_NAME, type Cert } from './tls.ts';
@@ -64,6 +64,8 @@ export async function startNapper(dir: string, backend: Backend, o: NapperOption
   }
   try {
     await waitForPort(port, name);
+    // The control socket opens last (after the workers, with --workers).
+    await waitForLine(logFile, '"msg":"Server started"', name);
     const target = `--target=127.0.0.1:${backend.port}`;
     await deploy(bin, env, ['bench', target, ...DEPLOY_FLAGS]);
     if (tls) {
@@ -74,6 +76,14 @@ export async function startNapper(dir: string, backend: Backend, o: NapperOption
     throw new Error(`${(e as Error).message}\n--- ${name} stderr ---\n${tail(stderrFile)}`);
   }
   return { name, port, httpsPort, pid: child.proc.pid!, logFile, stderrFile, child };
+}
+
+async function waitForLine(file: string, text: string, name: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if (readFileSync(file, 'utf8').includes(text)) return;
+    await sleep(50);
+  }
+  throw new Error(`${name} did not log ${text} within 10 s`);
 }
 
 async function deploy(bin: string, env: NodeJS.ProcessEnv, args: string[]): Promise<void> {

@@ -32,7 +32,7 @@ import { Http1FastConnection } from './http1-fast-path.ts';
 import { upstreamChoice } from '../upstream/client-choice.ts';
 import { takeHttp2Streams } from './http2-fast-path.ts';
 import { DenseSet, type DenseSetMember } from '../util/dense-set.ts';
-import { listenTcp } from '../util/listen.ts';
+import { checkPortFree, listenTcp } from '../util/listen.ts';
 
 export interface ServerConfig {
   httpPort: number;
@@ -90,6 +90,11 @@ export class Server {
     this.#http = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
       this.#takeHttp1(socket, fallback, onRequest);
     });
+    // The first of several threads on these ports checks that nobody else has them.
+    if (this.#config.reusePort && this.#config.bindPorts === undefined) {
+      await checkPortFree(this.#config.httpPort, this.#config.bindAddress);
+      await checkPortFree(this.#config.httpsPort, this.#config.bindAddress);
+    }
     await listenTcp(this.#http, this.#config.bindPorts?.http ?? this.#config.httpPort, this.#config.bindAddress, this.#config.reusePort);
     // No Nagle delay here either: HTTP/2 sessions turn it off themselves, but
     // HTTP/1.1 over TLS gets it from the listener, as on the plain port (a

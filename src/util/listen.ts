@@ -2,7 +2,7 @@
 // worded for the operator: where, and why, as kamal-proxy says it
 // (`listen tcp :443: bind: permission denied`), without Node's syscall
 // prefix. `run` prints the message as `Error: ...` and exits 1.
-import type net from 'node:net';
+import net from 'node:net';
 import { dirname } from 'node:path';
 import { errnoText } from './errno-text.ts';
 import { fs } from './node-fs.ts';
@@ -25,6 +25,16 @@ function tcpAddress(port: number, host?: string): string {
 // workers), among which the kernel spreads new connections.
 export function listenTcp(server: net.Server, port: number, host?: string, reusePort = false): Promise<void> {
   return listen(server, reusePort ? { port, host, reusePort } : { port, host }, tcpAddress(port, host), port);
+}
+
+// Before listening with reusePort: a port another process holds with
+// reusePort too would be shared without a word; listening once without it
+// gets the usual error instead. (Port 0: any free port, nothing to check.)
+export async function checkPortFree(port: number, host?: string): Promise<void> {
+  if (port === 0) return;
+  const probe = net.createServer();
+  await listenTcp(probe, port, host);
+  await new Promise((resolve) => probe.close(resolve));
 }
 
 export function listenUnix(server: net.Server, path: string): Promise<void> {

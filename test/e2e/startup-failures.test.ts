@@ -13,6 +13,7 @@ import { test, type TestContext } from 'node:test';
 import { startExpectingFailure } from '../helpers/failed-start.ts';
 import { freePort } from '../helpers/free-port.ts';
 import { scratchDir } from '../helpers/scratch-dir.ts';
+import { cli } from '../helpers/proxy.ts';
 
 const NOBODY = 65534;
 const AS_NOBODY = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -89,4 +90,14 @@ test('a control socket that cannot be created: run exits 1, its ports closed', a
   assert.equal(await accepts(http), false);
   assert.equal(await accepts(https), false);
   assert.equal(await run.exitCode, 1);
+});
+
+test('--workers (and KAMAL_NAPPER_WORKERS) that is not a number of threads or auto: run exits 1 saying what it takes', async () => {
+  const home = scratchDir('kn-workers-flag-');
+  const env = { HOME: home, XDG_RUNTIME_DIR: home };
+  for (const [args, extra, value] of [[['--workers=zero'], {}, 'zero'], [[], { KAMAL_NAPPER_WORKERS: '0' }, '0'], [['--workers=65'], {}, '65']] as const) {
+    const run = await cli(['run', '--http-port=0', '--https-port=0', ...args], { ...env, ...extra });
+    assert.deepEqual([run.code, run.stderr], [1, `Error: invalid --workers "${value}": a number of threads from 1 to 64, or auto\n`]);
+    assert.equal(existsSync(join(home, 'kamal-proxy.sock')), false, 'nothing opened');
+  }
 });

@@ -5,6 +5,9 @@
 // wake per app, maintenance and drains everywhere, one metrics exposition,
 // one request log, an app that never naps under a request in flight.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { Agent, request } from 'undici';
@@ -14,6 +17,7 @@ import { napApp, napRequest } from '../helpers/nap.ts';
 import { deployParams, quietLogs, requestLogLines, startTestProxy, type TestProxy } from '../helpers/proxy.ts';
 import { scratchDir } from '../helpers/scratch-dir.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { startProxy } from '../../src/proxy/proxy.ts';
 import { selfSigned } from '../tls/openssl.ts';
 
 const CONNECTIONS = 24; // all on one thread by chance: 2^-23
@@ -209,6 +213,18 @@ describe('two threads serving', () => {
     await proxy.router.remove('secure');
     await backend.close();
   });
+});
+
+test('a port another process shares (SO_REUSEPORT) is refused, as any port in use, not silently shared', async () => {
+  const port = await freePort();
+  const other = net.createServer().listen({ port, host: '127.0.0.1', reusePort: true });
+  await once(other, 'listening');
+  const dir = scratchDir('kn-workers-port-');
+  await assert.rejects(
+    startProxy({ httpPort: port, httpsPort: 0, bindAddress: '127.0.0.1', socketPath: join(dir, 'kamal-proxy.sock'), statePath: join(dir, 'kamal-proxy.state'), workers: 2 }),
+    { message: `cannot listen on 127.0.0.1:${port}: address already in use` },
+  );
+  other.close();
 });
 
 function openSocket(url: string): Promise<WebSocket> {

@@ -10,6 +10,7 @@ import type { ErrorPages } from '../pages/pages.ts';
 import type { ServiceOptions, ServiceState } from '../config/service-options.ts';
 import { Service } from '../service/service.ts';
 import type { Certificates } from '../tls/certificates.ts';
+import type { StateKeeper } from '../state/state-keeper.ts';
 import { attachNapper } from './napping.ts';
 import type { NapEnvironment } from './napping.ts';
 
@@ -37,6 +38,24 @@ export async function restoreService(state: ServiceState, options: ServiceOption
   if (napper === null || napper.awake) active.markAllHealthy();
   if (napper?.awake) void napper.reconcile();
   return service;
+}
+
+// The services the state file holds, each error logged; null when there is
+// nothing to restore (no file, or one that cannot be read at all).
+export async function loadSavedState(state: StateKeeper): Promise<ServiceState[] | null> {
+  let loaded: Awaited<ReturnType<StateKeeper['load']>>;
+  try {
+    loaded = await state.load();
+  } catch (err) {
+    log.error('Failed to restore saved state', { path: state.path, error: (err as Error).message });
+    return null;
+  }
+  if (loaded === null) {
+    log.info('No previous state to restore', { path: state.path });
+    return null;
+  }
+  for (const e of loaded.errors) log.error('Failed to restore service', { service: e.name, index: e.index, error: e.message });
+  return loaded.services;
 }
 
 export async function loadPages(dir: string): Promise<ErrorPages | null> {

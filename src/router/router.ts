@@ -8,7 +8,7 @@ import type { DeployParams, ListEntry, NapStatusEntry } from './commands.ts';
 import { optionsFromLabels, withLabelled } from '../config/option-labels.ts';
 import { abandonNap, attachNapper, detachNapper, kamalAppFor, napFlagsOf, napStatusEntries, prepareNap, resolveNapOptions } from './napping.ts';
 import type { NapEnvironment, PreparedNap } from './napping.ts';
-import { loadPages, restoreService } from './restore-service.ts';
+import { loadPages, loadSavedState, restoreService } from './restore-service.ts';
 import type { Napper } from '../nap/napper.ts';
 import type tls from 'node:tls';
 import { Certificates } from '../tls/certificates.ts';
@@ -44,7 +44,6 @@ export class Router implements Routes {
   #services = new Map<string, Service>();
   #map = new ServiceMap<Service>([]);
   #replicas: Replicas | null = null;
-  readonly #watched = new WeakSet<LoadBalancer>(); // balancers whose health changes reach the replicas
 
   constructor(statePath: string, nap: NapEnvironment, tlsOptions: { defaultDirectory?: string; acmeCaPem?: string } = {}) {
     this.#state = new StateKeeper(statePath);
@@ -321,20 +320,7 @@ export class Router implements Routes {
   // Never rejects (state-keeper.ts): by now the change has taken effect.
   // Every change passes here, so the workers hear of it here too.
   async save(): Promise<void> {
-    const told = this.#replicas === null ? null : this.#tellReplicas(this.#replicas);
-    await Promise.all([this.#state.save([...this.#services.values()].map((s) => s.toState())), told]);
-  }
-
-  #tellReplicas(replicas: Replicas): Promise<void> {
-    const notify = () => void replicas.changed();
-    for (const s of this.#services.values()) {
-      for (const lb of [s.active, s.rollout]) {
-        if (lb === null || this.#watched.has(lb)) continue;
-        this.#watched.add(lb);
-        lb.onHealthChange(notify);
-      }
-    }
-    return replicas.changed();
+    await Promise.all([this.#state.save([...this.#services.values()].map((s) => s.toState())), this.#replicas?.changed()]);
   }
 
   // Null while the state file has every change.
@@ -345,25 +331,13 @@ export class Router implements Routes {
   // Restores what the state file holds. Unlike kamal-proxy, one service that
   // cannot be rebuilt is logged and skipped instead of losing every service.
   async restore(): Promise<void> {
-    let loaded: Awaited<ReturnType<StateKeeper['load']>>;
-    try {
-      loaded = await this.#state.load();
-    } catch (err) {
-      log.error('Failed to restore saved state', { path: this.#state.path, error: (err as Error).message });
-      return;
-    }
-    if (loaded === null) {
-      log.info('No previous state to restore', { path: this.#state.path });
-      return;
-    }
-    for (const e of loaded.errors) {
-      log.error('Failed to restore service', { service: e.name, index: e.index, error: e.message });
-    }
+    const loaded = await loadSavedState(this.#state);
+    if (loaded === null) return;
     // (host, prefix) pairs already restored: checked here rather than by
     // rebuilding the routing table after every service, which made restoring
     // many services quadratic.
     const claimed = new Set<string>();
-    for (const state of loaded.services) {
+    for (const state of loaded) {
       try {
         await this.#restoreService(state, claimed);
       } catch (err) {

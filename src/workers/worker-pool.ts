@@ -12,6 +12,7 @@ import type { Router } from '../router/router.ts';
 import type { Certificate } from '../tls/certificate.ts';
 import { Channel } from './channel.ts';
 import { changeFromThread } from '../accel/http-cache/http-cache.ts';
+import type { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import type { Service } from '../service/service.ts';
 import type { CertificatePems, IdleAnswer, ServiceSnapshot, ToMain, ToWorker, WakeAnswer, WorkerInit, WorkerMetrics } from './messages.ts';
 
@@ -38,6 +39,7 @@ export class WorkerPool implements Replicas {
   readonly #running = new Map<number, Running>();
   readonly #followed = new WeakSet<Napper>();
   readonly #mirrored = new WeakSet<Service>();
+  readonly #watched = new WeakSet<LoadBalancer>(); // balancers whose health changes reach the workers
   // A worker busy with a napping service's requests counts as one request in
   // flight on its napper, from its first request to the end of its last.
   readonly #busy = new Map<string, Napper>(); // `${worker}\n${service}` -> the napper told
@@ -184,6 +186,11 @@ export class WorkerPool implements Replicas {
       if (!this.#mirrored.has(s)) {
         this.#mirrored.add(s);
         s.mirrorCache((deployment, change) => this.#broadcast({ t: 'cache', service: s.name, deployment, change }));
+      }
+      for (const lb of [s.active, s.rollout]) {
+        if (lb === null || this.#watched.has(lb)) continue;
+        this.#watched.add(lb);
+        lb.onHealthChange(() => void this.changed());
       }
       const napper = s.napper;
       if (napper !== null && !this.#followed.has(napper)) {

@@ -12,21 +12,14 @@
 // with the exact flags and cache directory of a real start; the cache is
 // written when that process exits. Importing is safe: apart from the entry
 // points (src/main.ts, which --help runs anyway, and src/demo/), modules only
-// declare things at load.
-//
-// A worker thread (run --workers) does not find what the main thread cached
-// (its entries are its own), so the same modules are loaded once more in a
-// worker: without that, the first worker of every start loads the stripper.
+// declare things at load. Worker threads (run --workers) find these same
+// entries: they are keyed by file, not by thread.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { isMainThread, Worker } from 'node:worker_threads';
 
 const src = join(import.meta.dirname, '..', 'src');
 const files = readdirSync(src, { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.ts') && f !== 'main.ts' && !f.startsWith('demo/'))
   .sort();
 for (const f of files) await import(pathToFileURL(join(src, f)).href);
-if (isMainThread) {
-  await new Promise((resolve, reject) => new Worker(new URL(import.meta.url)).once('exit', resolve).once('error', reject));
-}

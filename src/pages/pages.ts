@@ -91,6 +91,11 @@ export const defaultErrorPages: ErrorPages = { render: renderDefaultPage };
 
 const PAGE_FILE = /^\d{3}\.html$/;
 
+// A service's pages: none without an --error-pages directory.
+export async function loadPages(dir: string): Promise<ErrorPages | null> {
+  return dir === '' ? null : loadErrorPages(dir);
+}
+
 /**
  * Loads `dir/<status>.html` (other names are ignored). Fails with
  * "unable to load error pages" (kamal-proxy's message) when the directory is

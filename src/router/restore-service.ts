@@ -5,8 +5,7 @@ import { log } from '../log/logger.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import type { Napper } from '../nap/napper.ts';
 import { buildRuntimes } from '../nap/runtimes.ts';
-import { loadErrorPages } from '../pages/pages.ts';
-import type { ErrorPages } from '../pages/pages.ts';
+import { loadPages } from '../pages/pages.ts';
 import type { ServiceOptions, ServiceState } from '../config/service-options.ts';
 import { Service } from '../service/service.ts';
 import type { Certificates } from '../tls/certificates.ts';
@@ -56,10 +55,6 @@ export async function loadSavedState(state: StateKeeper): Promise<ServiceState[]
   }
   for (const e of loaded.errors) log.error('Failed to restore service', { service: e.name, index: e.index, error: e.message });
   return loaded.services;
-}
-
-export async function loadPages(dir: string): Promise<ErrorPages | null> {
-  return dir === '' ? null : loadErrorPages(dir);
 }
 
 // Without its runtime (Docker access turned off since) the service is still

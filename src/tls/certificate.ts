@@ -1,16 +1,24 @@
 // A private key with its certificate chain, parsed once: the leaf's validity
 // window drives renewal, and the secure context is what handshakes use.
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type * as Crypto from 'node:crypto';
+import { createRequire } from 'node:module';
 import type tls from 'node:tls';
 import { nodeTls } from './lazy-tls.ts';
 
 export interface Certificate {
   readonly keyPem: string;
   readonly chainPem: string; // leaf first, then intermediates
-  readonly leaf: X509Certificate;
+  readonly leaf: Crypto.X509Certificate;
   readonly notBefore: Date;
   readonly notAfter: Date;
   readonly context: tls.SecureContext;
+}
+
+// node:crypto loads with the first certificate parsed: a data-plane worker
+// imports this module at start, and one with no TLS service never needs it.
+let cryptoModule: typeof Crypto | null = null;
+function crypto(): typeof Crypto {
+  return (cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof Crypto);
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
@@ -25,6 +33,7 @@ export function parseCertificate(keyPem: string, chainPem: string): Certificate 
   const certs = pemBlocks(chainPem).filter((b) => b.type === 'CERTIFICATE');
   if (certs.length === 0) throw new Error('no certificate in PEM data');
   const chain = certs.map((b) => b.pem).join('');
+  const { createPrivateKey, X509Certificate } = crypto();
   const key = createPrivateKey(keyPem);
   const leaf = new X509Certificate(certs[0]!.pem);
   if (!leaf.checkPrivateKey(key)) throw new Error('private key does not match the certificate');

@@ -7,7 +7,7 @@ import type tls from 'node:tls';
 import type { PauseState } from '../config/service-options.ts';
 import { LoadBalancer } from '../loadbalancer/load-balancer.ts';
 import { log } from '../log/logger.ts';
-import { loadPages } from '../router/restore-service.ts';
+import { loadPages } from '../pages/pages.ts';
 import type { Routes } from '../router/routes.ts';
 import { ServiceMap, type RouteMatch } from '../router/service-map.ts';
 import type { PauseController } from '../service/pause-controller.ts';

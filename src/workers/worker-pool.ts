@@ -3,6 +3,8 @@
 // and ACME challenges to them, answers what they ask (a wake, a
 // certificate), writes their log lines, adds their metrics to ours, and
 // stops them with the proxy.
+import { getCompileCacheDir } from 'node:module';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SHUTDOWN_TIMEOUT_MS, WORKER_ANSWER_TIMEOUT_MS, WORKER_RESTART_DELAY_MS } from '../config/defaults.ts';
 import { log } from '../log/logger.ts';
@@ -120,7 +122,7 @@ export class WorkerPool implements Replicas {
       services: this.#snapshot(),
       defaultCertificate: pemsOf(this.#router.defaultCertificate()),
     };
-    const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: init });
+    const worker = new Worker(new URL('./worker-main.ts', import.meta.url), { workerData: init, env: workerEnv() });
     return new Promise((resolve, reject) => {
       let listening = false;
       const channel = new Channel<ToMain, ToWorker>(worker, (m) => {
@@ -217,6 +219,17 @@ export class WorkerPool implements Replicas {
   #each<T>(f: (c: Channel<ToMain, ToWorker>) => T): T[] {
     return [...this.#running.values()].map((r) => f(r.channel));
   }
+}
+
+// A worker reads NODE_COMPILE_CACHE from its own copy of the environment,
+// which main.ts has already removed it from: without it, the worker strips
+// our .ts files again, loading Node's TypeScript stripper (WebAssembly), and
+// each worker costs ~25 MB more RSS (bench/README.md, "Workers"). The
+// directory is the one this thread uses; Node names its subdirectory by
+// version and flags.
+function workerEnv(): NodeJS.ProcessEnv {
+  const cache = getCompileCacheDir();
+  return cache === undefined ? process.env : { ...process.env, NODE_COMPILE_CACHE: dirname(cache) };
 }
 
 function pemsOf(cert: Certificate | null): CertificatePems | null {

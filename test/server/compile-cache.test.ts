@@ -14,13 +14,13 @@ import { BIN, ROOT, cli, spawnProxy } from '../helpers/proxy.ts';
 const PROBE = join(ROOT, 'test', 'fixtures', 'stripper-probe.mjs');
 const WARM_UP = join(ROOT, 'scripts', 'warm-compile-cache.ts');
 
-type Probe = { argv: string[]; stripper: boolean; http: boolean };
+type Probe = { argv: string[]; thread: number; stripper: boolean; http: boolean };
 
 function probes(dir: string): Probe[] {
   return readdirSync(dir).map((f) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as Probe);
 }
 
-test('after the install-time warm-up, neither the server nor the CLI loads the TypeScript stripper', async (t) => {
+test('after the install-time warm-up, neither the server, nor its worker threads, nor the CLI loads the TypeScript stripper', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kn-cc-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const [cold, warm, probeDir] = [join(dir, 'cold'), join(dir, 'warm'), join(dir, 'probes')];
@@ -34,7 +34,8 @@ test('after the install-time warm-up, neither the server nor the CLI loads the T
   execFileSync(BIN, ['--help'], { env: { ...process.env, NODE_COMPILE_CACHE: warm, NODE_OPTIONS: `--import=${WARM_UP}` }, stdio: 'ignore' });
   const home = join(dir, 'home');
   const runEnv = { ...env(warm, join(probeDir, 'warm')), HOME: home, KAMAL_PROXY_SOCKET: join(dir, 's.sock') };
-  const { child } = await spawnProxy([`--http-port=${await freePort()}`, `--https-port=${await freePort()}`], runEnv, t);
+  // A worker thread finds the entries the warm-up wrote (it runs no worker).
+  const { child } = await spawnProxy([`--http-port=${await freePort()}`, `--https-port=${await freePort()}`, '--workers=2'], runEnv, t);
   // A client verb, and on the server a module loaded on demand (the
   // custom-certificate loader, for a deploy whose certificate is missing).
   // --force: kamal-proxy loads the certificate after the health wait.
@@ -46,7 +47,8 @@ test('after the install-time warm-up, neither the server nor the CLI loads the T
   await exited;
 
   const seen = probes(join(probeDir, 'warm'));
-  assert.deepEqual(seen.map((p) => p.argv[0]).sort(), ['deploy', 'run']);
+  assert.deepEqual(seen.filter((p) => p.thread === 0).map((p) => p.argv[0]).sort(), ['deploy', 'run']);
   assert.ok(seen.find((p) => p.argv[0] === 'run')!.http, 'the server ran');
-  assert.deepEqual(seen.filter((p) => p.stripper).map((p) => p.argv[0]), []);
+  assert.equal(seen.filter((p) => p.thread !== 0).length, 1, 'one worker thread ran');
+  assert.deepEqual(seen.filter((p) => p.stripper).map((p) => (p.thread === 0 ? p.argv[0] : 'worker')), []);
 });

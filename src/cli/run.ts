@@ -14,7 +14,7 @@ function runFlags(env: NodeJS.ProcessEnv = process.env): FlagSpec[] {
     { name: 'http-port', type: 'int', default: envInt('HTTP_PORT', d.DEFAULT_HTTP_PORT, env), usage: 'Port to serve HTTP traffic on' },
     { name: 'https-port', type: 'int', default: envInt('HTTPS_PORT', d.DEFAULT_HTTPS_PORT, env), usage: 'Port to serve HTTPS traffic on' },
     { name: 'metrics-port', type: 'int', default: envInt('METRICS_PORT', d.DEFAULT_METRICS_PORT, env), usage: 'Publish metrics on the specified port (default zero to disable)' },
-    { name: 'workers', type: 'string', default: workersSetting(env), usage: `Threads that serve requests: a number, or auto for one per core up to ${d.WORKERS_AUTO_MAX} (env ${WORKERS_VAR})` },
+    { name: 'workers', type: 'string', default: workersSetting(env), usage: `Threads that serve requests: a number, or auto for one per core, at most ${d.WORKERS_AUTO_MAX} (env ${WORKERS_VAR})` },
     { name: 'http3', type: 'bool', default: false, usage: 'Enable HTTP/3 (accepted, not built yet)' },
     // Napping containers needs the Docker Engine API; access is opt-in.
     { name: 'docker', type: 'bool', default: parseGoBool(env.KAMAL_NAPPER_DOCKER ?? '') ?? false, usage: 'Allow napping services to start and stop their Docker containers (needs /var/run/docker.sock or DOCKER_HOST; env KAMAL_NAPPER_DOCKER=1)' },

@@ -105,9 +105,12 @@ export const HTTP2_MAX_CONCURRENT_STREAMS = 250;
 
 // Shutdown: how long in-flight requests may run after SIGTERM/SIGINT.
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
-// Threads that serve requests (run --workers, src/config/workers.ts).
-export const DEFAULT_WORKERS = '1';
-export const WORKERS_AUTO_MAX = 4; // `auto`: one per core, up to this many
+// Threads that serve requests (run --workers, src/config/workers.ts). By
+// default one per core up to two: on two cores a second thread takes the
+// median at an ordinary load down to direct's, for 18–19 MiB; more threads are
+// for throughput on big servers, asked for by number (bench/README.md, "Workers").
+export const DEFAULT_WORKERS = 'auto';
+export const WORKERS_AUTO_MAX = 2; // `auto`: one per core, up to this many
 export const WORKERS_MAX = 64;
 // Data-plane workers (run --workers): how long the main thread waits for a
 // worker's answer (an idle check, metrics) before going on without it, and

@@ -53,7 +53,8 @@ export class LineBuffer {
   // JSON.stringify gives; printable ASCII without quotes or backslashes (nearly
   // every host, path and id) is copied in one pass.
   jsonString(s: string, from = 0): void {
-    const n = s.length - from + 2;
+    // from may be past the end (the query of "": search.slice(1)): still two quotes.
+    const n = Math.max(0, s.length - from) + 2;
     if (n > CHUNK_BYTES - this.#used) {
       if (n > CHUNK_BYTES) return this.#quoted(s, from);
       this.#seal();

@@ -32,3 +32,15 @@ test('bytes taken for a write stay intact while more lines arrive; lines after a
   assert.equal(b.take().toString(), 'c'.repeat(10) + 'd'.repeat(10));
   assert.equal(b.take().length, 0, 'nothing waiting: an empty buffer');
 });
+
+test('an empty JSON string, also from past its end, gets both quotes when one byte is left in a chunk', () => {
+  for (const [s, from] of [['', 0], ['', 1], ['?', 1]] as const) {
+    const out = new LineBuffer();
+    out.bytes(Buffer.alloc(128 * 1024 - 1, 0x61)); // the chunk's size less one byte
+    out.jsonString(s, from);
+    out.bytes(Buffer.from(','));
+    const bytes = out.take();
+    assert.equal(bytes.length, 128 * 1024 + 2, `${JSON.stringify(s)} from ${from}`);
+    assert.equal(bytes.subarray(-3).toString(), '"",');
+  }
+});

@@ -1,5 +1,6 @@
-// Health checks and upgrade handshakes go through undici (and so do proxied
-// requests when undici is the upstream client: src/upstream/client-choice.ts),
+// Upgrade handshakes and redirected health checks go through undici (and so do
+// proxied requests and every health check when undici is the upstream client:
+// src/upstream/client-choice.ts),
 // whose parser refuses a response with bare-LF line endings; our own client
 // accepts them (src/upstream/http-parser.ts, RESPONSE_LENIENT_FLAGS), as Go's
 // proxy and nginx do. A deploy must not fail a health check on responses the

@@ -1,8 +1,8 @@
 // The parts of undici the proxy uses (Pool, Client, Agent, their request()
 // method, the redirect interceptor), loaded file by file: undici's index also
 // loads fetch, WebSocket, EventSource and the HTTP cache, none of which we use
-// (bench/README.md, "Memory"). Loaded on first use: a proxy restored with no
-// WebSocket, no multi-target health checks and no Docker napping, on our own
+// (bench/README.md, "Memory"). Loaded on first use: a proxy with no WebSocket,
+// no health check answered with a redirect and no Docker napping, on our own
 // upstream client (src/upstream/), never needs it.
 import { createRequire } from 'node:module';
 import type * as Undici from 'undici';

@@ -12,7 +12,7 @@ import { test } from 'node:test';
 
 test('a proxy with plain-HTTP services loads no TLS, HTTP/2, crypto, fs/promises, zlib or undici, nor the ACME, Docker or CLI client modules, until it needs them', () => {
   const out = execFileSync(process.execPath, [join(import.meta.dirname, '..', 'fixtures', 'lazy-modules-probe.ts')], { encoding: 'utf8', timeout: 30_000 });
-  const { atStart, afterHttps, afterCli } = JSON.parse(out.trim().split('\n').at(-1)!);
+  const { atStart, afterHttps, afterCli, afterDeploy } = JSON.parse(out.trim().split('\n').at(-1)!);
   // After a restore of three services, a proxied request and a state save:
   assert.equal(atStart.status, 200);
   assert.equal(atStart.restored, true); // the probe does see our modules load
@@ -26,4 +26,7 @@ test('a proxy with plain-HTTP services loads no TLS, HTTP/2, crypto, fs/promises
   // The CLI as `kamal-proxy run` loads it: the run verb, not the client verbs.
   assert.equal(afterCli.run, true);
   assert.deepEqual(afterCli.ours, []);
+  // A deploy's health checks go through our own client: undici's WebAssembly
+  // parser would leave megabytes of malloc's heap behind.
+  assert.equal(afterDeploy.undici, false);
 });

@@ -124,6 +124,23 @@ export function installExitHandlers(deadlineMs: number): void {
   });
 }
 
+// Runs a bench's main: cleans up and exits 0 when it ends, 1 (saying why)
+// when it fails; after Ctrl-C or the deadline the exit handler reports and exits.
+export function runBench(name: string, main: () => Promise<void>): void {
+  main().then(
+    async () => {
+      await cleanup();
+      process.exit(0);
+    },
+    async (e: unknown) => {
+      if (stopping()) return;
+      console.error(`\n${name} failed: ${e instanceof Error ? e.message : String(e)}`);
+      await cleanup();
+      process.exit(1);
+    },
+  );
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }

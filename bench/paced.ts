@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
 import { startGoStandIn } from './go-stand-in.ts';
 import { BODY } from './body.ts';
-import { cleanup, installExitHandlers, makeTempDir, run, sleep, stopping } from './children.ts';
+import { installExitHandlers, makeTempDir, run, runBench, sleep } from './children.ts';
 import { HOST } from './net.ts';
 import { median } from './report.ts';
 import { startNapper, startNginxProxy, type Target } from './targets.ts';
@@ -286,15 +286,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (e: unknown) => {
-    if (stopping()) return;
-    console.error(`\npaced bench failed: ${e instanceof Error ? e.message : String(e)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBench('paced bench', main);

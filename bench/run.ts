@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
 import { BODY } from './body.ts';
-import { cleanup, installExitHandlers, makeTempDir, run, stopping } from './children.ts';
+import { installExitHandlers, makeTempDir, run, runBench } from './children.ts';
 import { checkH2Target, checkNapperRouting, h2Rounds, h2Tools, negotiated, startH2Targets } from './h2.ts';
 import { H2LOAD_FLAGS } from './h2load.ts';
 import { get } from './net.ts';
@@ -199,16 +199,4 @@ async function version(bin: string, args: string[]): Promise<string> {
   return (out.stdout + out.stderr).split('\n')[0].trim();
 }
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (e: unknown) => {
-    // After Ctrl-C or the deadline the exit handler reports and exits.
-    if (stopping()) return;
-    console.error(`\nbench failed: ${e instanceof Error ? e.message : String(e)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBench('bench', main);

@@ -10,7 +10,7 @@
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startBackend } from './backend.ts';
-import { cleanup, installExitHandlers, makeTempDir, sleep, stopping } from './children.ts';
+import { installExitHandlers, makeTempDir, runBench, sleep } from './children.ts';
 import { startGoStandIn } from './go-stand-in.ts';
 import { median } from './report.ts';
 import { rssKb, startNapper, type Target } from './targets.ts';
@@ -77,15 +77,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  async () => {
-    await cleanup();
-    process.exit(0);
-  },
-  async (e: unknown) => {
-    if (stopping()) return;
-    console.error(`\nworkers bench failed: ${e instanceof Error ? e.message : String(e)}`);
-    await cleanup();
-    process.exit(1);
-  },
-);
+runBench('workers bench', main);

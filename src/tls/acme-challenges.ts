@@ -61,10 +61,16 @@ export class ChallengeStore {
     else this.setAlpn(u.domain, u.keyPem, u.certPem);
   }
 
-  // Every change from now on, after what the store holds already.
+  // What the store holds now, as the changes that would rebuild it.
+  held(): ChallengeUpdate[] {
+    return [
+      ...[...this.#http].map(([token, keyAuthorization]): ChallengeUpdate => ({ kind: 'http', token, keyAuthorization })),
+      ...[...this.#alpnPems].map(([domain, pems]): ChallengeUpdate => ({ kind: 'alpn', domain, ...pems })),
+    ];
+  }
+
+  // Every change from now on.
   watch(watcher: (u: ChallengeUpdate) => void): void {
-    for (const [token, keyAuthorization] of this.#http) watcher({ kind: 'http', token, keyAuthorization });
-    for (const [domain, pems] of this.#alpnPems) watcher({ kind: 'alpn', domain, ...pems });
     this.#watchers.push(watcher);
   }
 

@@ -141,6 +141,7 @@ export class WorkerPool implements Replicas {
       });
       // Told of every change from its snapshot on, while it starts too.
       this.#running.set(index, { index, worker, channel });
+      for (const update of this.#router.certificates.challenges.held()) channel.post({ t: 'challenge', update });
       worker.on('error', (err) => {
         if (!listening) return reject(err);
         log.error('Worker failed', { worker: index, error: err.message });

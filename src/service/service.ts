@@ -129,8 +129,11 @@ export class Service<N extends NapGate = Napper> {
     this.#cache = cache;
     const mirror = this.#cacheMirror;
     if (cache === null || mirror === null) return;
-    const deployment = this.deployment;
-    cache.mirrorTo((change) => mirror(deployment, change));
+    // Tagged with the deploy when told (a worker sets its number just after
+    // the update); a replaced cache's late stores are the old version's: dropped.
+    cache.mirrorTo((change) => {
+      if (this.#cache === cache) mirror(this.deployment, change);
+    });
   }
 
   useCertificates(certManager: CertManager | null): void {

@@ -136,9 +136,10 @@ export class Napper implements NapGate {
     if (this.#state === 'idle') this.#state = 'running';
   }
 
-  requestEnded(): void {
+  // atMs: when it ended, if that was earlier (told by a worker thread).
+  requestEnded(atMs = Date.now()): void {
     this.#active--;
-    this.#lastActivityMs = Date.now();
+    this.#lastActivityMs = Math.max(this.#lastActivityMs, atMs);
     if (this.#active === 0 && this.#state === 'running') {
       this.#state = 'idle';
       this.#armIdle();

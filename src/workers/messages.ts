@@ -61,7 +61,8 @@ export type ToMain =
   | { t: 'log'; lines: Uint8Array }
   | CacheMessage
   | { t: 'wake'; id: number; service: string; trigger: string }
-  | { t: 'activity'; service: string; busy: boolean } // a napping service's requests here: the first began, or the last ended
+  // A napping service's requests here: the first began, or the last ended (at atMs).
+  | { t: 'activity'; service: string; busy: boolean; atMs: number }
   | { t: 'certificate'; id: number; serverName: string };
 
 // A change to a service's HTTP cache, made by one thread, for the others.

@@ -16,7 +16,7 @@ export class RemoteNapper implements NapGate {
   readonly #askWake: AskWake;
   // Told when this worker's first request to the app begins and its last
   // ends: the main thread's napper counts a busy worker as activity.
-  readonly #busy: (busy: boolean) => void;
+  readonly #busy: (busy: boolean, atMs: number) => void;
   #progress: WakeProgress;
   // Answered idle to the main thread, which is deciding whether to nap:
   // requests wait for its decision (the next progress).
@@ -26,7 +26,7 @@ export class RemoteNapper implements NapGate {
   #waking: Promise<void> | null = null;
   readonly #listeners = new Set<(p: WakeProgress) => void>();
 
-  constructor(service: string, progress: WakeProgress, askWake: AskWake, busy: (busy: boolean) => void) {
+  constructor(service: string, progress: WakeProgress, askWake: AskWake, busy: (busy: boolean, atMs: number) => void) {
     this.service = service;
     this.#progress = progress;
     this.#askWake = askWake;
@@ -43,13 +43,13 @@ export class RemoteNapper implements NapGate {
   }
 
   requestStarted(): void {
-    if (this.#active++ === 0) this.#busy(true);
     this.#lastActivityMs = Date.now();
+    if (this.#active++ === 0) this.#busy(true, this.#lastActivityMs);
   }
 
   requestEnded(): void {
-    if (--this.#active === 0) this.#busy(false);
     this.#lastActivityMs = Date.now();
+    if (--this.#active === 0) this.#busy(false, this.#lastActivityMs);
   }
 
   // The main thread's napper moved on.

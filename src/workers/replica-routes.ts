@@ -31,7 +31,7 @@ export interface ReplicaControl {
   askWake: AskWake;
   askCertificate(serverName: string): Promise<CertificatePems | null>;
   cacheChanged(service: string, deployment: number, change: CacheChange): void;
-  busy(service: string, busy: boolean): void; // see RemoteNapper
+  busy(service: string, busy: boolean, atMs: number): void; // see RemoteNapper
   ignoreUserAgents: readonly string[];
 }
 
@@ -206,7 +206,7 @@ export class ReplicaRoutes implements Routes {
     service.active.setHealth(snap.activeHealth);
     service.rollout?.setHealth(snap.rolloutHealth);
     if (snap.nap === null) service.attachNapper(null)?.close();
-    else if (service.napper === null) service.attachNapper(new RemoteNapper(st.name, snap.nap, this.#control.askWake, (busy) => this.#control.busy(st.name, busy)), this.#control.ignoreUserAgents);
+    else if (service.napper === null) service.attachNapper(new RemoteNapper(st.name, snap.nap, this.#control.askWake, (busy, atMs) => this.#control.busy(st.name, busy, atMs)), this.#control.ignoreUserAgents);
     else service.napper.update(snap.nap);
   }
 }

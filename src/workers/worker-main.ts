@@ -52,7 +52,7 @@ async function serve(port: MessagePort, init: WorkerInit): Promise<void> {
     askWake: (service, trigger) => channel.ask<WakeAnswer>({ t: 'wake', service, trigger }),
     askCertificate: (serverName) => channel.ask<CertificatePems | null>({ t: 'certificate', serverName }),
     cacheChanged: (service, deployment, change) => channel.post({ t: 'cache', service, deployment, change }),
-    busy: (service, busy) => channel.post({ t: 'activity', service, busy }),
+    busy: (service, busy, atMs) => channel.post({ t: 'activity', service, busy, atMs }),
     ignoreUserAgents: init.ignoreUserAgents,
   });
   const httpMetrics = init.metrics ? new HttpMetrics() : null;

@@ -132,7 +132,7 @@ export class WorkerPool implements Replicas {
             return resolve();
           case 'log': return log.appendLines(Buffer.from(m.lines.buffer, m.lines.byteOffset, m.lines.byteLength));
           case 'wake': return this.#wake(m.service, m.trigger);
-          case 'activity': return this.#activity(index, m.service, m.busy);
+          case 'activity': return this.#activity(index, m.service, m.busy, m.atMs);
           case 'certificate': return this.#router.certificateFor(m.serverName).then(pemsOf);
           case 'cache':
             this.#router.service(m.service)?.replayCache(m.deployment, changeFromThread(m.change));
@@ -159,7 +159,7 @@ export class WorkerPool implements Replicas {
     });
   }
 
-  #activity(index: number, service: string, busy: boolean): void {
+  #activity(index: number, service: string, busy: boolean, atMs = Date.now()): void {
     const key = `${index}\n${service}`;
     if (busy) {
       const napper = this.#router.service(service)?.napper ?? null;
@@ -168,7 +168,7 @@ export class WorkerPool implements Replicas {
       napper.requestStarted();
     } else {
       // The napper told, even if a deploy has replaced it since.
-      this.#busy.get(key)?.requestEnded();
+      this.#busy.get(key)?.requestEnded(atMs);
       this.#busy.delete(key);
     }
   }

@@ -417,11 +417,13 @@ describe('HTTP cache and napping', () => {
     await proxy.router.napNap('sleepy');
     assert.equal(napper.state, 'stopped');
     const starts = lines(startLog);
-    const lastActivity = napper.lastActivityMs;
+    // With two threads, the miss's end may be told the napper a moment late
+    // (with when it ended): only a time from the hit on would be the hit's.
+    const hitAt = Date.now();
     assert.deepEqual(await get('/page'), { status: 200, xCache: 'hit', body: 'page /page' });
     assert.equal(napper.state, 'stopped', 'still asleep');
     assert.equal(lines(startLog), starts, 'not started');
-    assert.equal(napper.lastActivityMs, lastActivity, 'not activity');
+    assert.ok(napper.lastActivityMs < hitAt, 'not activity');
     assert.equal(lines(hitLog), 1);
   });
 });

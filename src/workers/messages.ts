@@ -19,6 +19,9 @@ export interface ServiceSnapshot {
   activeCursor: Int32Array; // the balancers' round-robin positions, shared
   rolloutCursor: Int32Array | null;
   nap: WakeProgress | null; // null: the service does not nap
+  // Whether the app is awake (1) or not (0), in memory the main thread writes
+  // as its napper changes state, so every thread knows at the same moment.
+  napAwake: Int32Array<SharedArrayBuffer> | null;
 }
 
 export interface CertificatePems {

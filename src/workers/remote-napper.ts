@@ -18,6 +18,9 @@ export class RemoteNapper implements NapGate {
   // ends: the main thread's napper counts a busy worker as activity.
   readonly #busy: (busy: boolean, atMs: number) => void;
   #progress: WakeProgress;
+  // The main thread's napper awake (1) or not, in shared memory: what this
+  // thread's requests go by, current even before the progress message arrives.
+  #awakeFlag: Int32Array<SharedArrayBuffer>;
   // Answered idle to the main thread, which is deciding whether to nap:
   // requests wait for its decision (the next progress).
   #claimed = false;
@@ -26,9 +29,10 @@ export class RemoteNapper implements NapGate {
   #waking: Promise<void> | null = null;
   readonly #listeners = new Set<(p: WakeProgress) => void>();
 
-  constructor(service: string, progress: WakeProgress, askWake: AskWake, busy: (busy: boolean, atMs: number) => void) {
+  constructor(service: string, progress: WakeProgress, awakeFlag: Int32Array<SharedArrayBuffer>, askWake: AskWake, busy: (busy: boolean, atMs: number) => void) {
     this.service = service;
     this.#progress = progress;
+    this.#awakeFlag = awakeFlag;
     this.#askWake = askWake;
     this.#busy = busy;
   }
@@ -38,8 +42,7 @@ export class RemoteNapper implements NapGate {
   }
 
   get awake(): boolean {
-    const s = this.state;
-    return s === 'running' || s === 'idle';
+    return !this.#claimed && Atomics.load(this.#awakeFlag, 0) === 1;
   }
 
   requestStarted(): void {
@@ -52,9 +55,10 @@ export class RemoteNapper implements NapGate {
     if (--this.#active === 0) this.#busy(false, this.#lastActivityMs);
   }
 
-  // The main thread's napper moved on.
-  update(progress: WakeProgress): void {
+  // The main thread's napper moved on (a new deploy's napper: a new flag).
+  update(progress: WakeProgress, awakeFlag = this.#awakeFlag): void {
     this.#progress = progress;
+    this.#awakeFlag = awakeFlag;
     this.#claimed = false;
     for (const l of [...this.#listeners]) l(this.progress());
   }
@@ -65,7 +69,7 @@ export class RemoteNapper implements NapGate {
     const now = Date.now();
     if (this.#active > 0) return { idle: false, lastActivityMs: now };
     if (now - this.#lastActivityMs < idleTimeoutMs) return { idle: false, lastActivityMs: this.#lastActivityMs };
-    this.#claimed = this.awake;
+    this.#claimed = Atomics.load(this.#awakeFlag, 0) === 1;
     return { idle: true, lastActivityMs: this.#lastActivityMs };
   }
 

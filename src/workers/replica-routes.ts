@@ -205,9 +205,11 @@ export class ReplicaRoutes implements Routes {
     followPause(service.pause, st.pause);
     service.active.setHealth(snap.activeHealth);
     service.rollout?.setHealth(snap.rolloutHealth);
-    if (snap.nap === null) service.attachNapper(null)?.close();
-    else if (service.napper === null) service.attachNapper(new RemoteNapper(st.name, snap.nap, this.#control.askWake, (busy, atMs) => this.#control.busy(st.name, busy, atMs)), this.#control.ignoreUserAgents);
-    else service.napper.update(snap.nap);
+    if (snap.nap === null || snap.napAwake === null) service.attachNapper(null)?.close();
+    else if (service.napper === null) {
+      const napper = new RemoteNapper(st.name, snap.nap, snap.napAwake, this.#control.askWake, (busy, atMs) => this.#control.busy(st.name, busy, atMs));
+      service.attachNapper(napper, this.#control.ignoreUserAgents);
+    } else service.napper.update(snap.nap, snap.napAwake);
   }
 }
 

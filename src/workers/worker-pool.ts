@@ -39,7 +39,7 @@ export class WorkerPool implements Replicas {
   readonly #router: Router;
   readonly #config: WorkerPoolConfig;
   readonly #running = new Map<number, Running>();
-  readonly #followed = new WeakSet<Napper>();
+  readonly #followed = new WeakMap<Napper, Int32Array<SharedArrayBuffer>>(); // its awake flag
   readonly #mirrored = new WeakSet<Service>();
   readonly #watched = new WeakSet<LoadBalancer>(); // balancers whose health changes reach the workers
   // A worker busy with a napping service's requests counts as one request in
@@ -196,9 +196,16 @@ export class WorkerPool implements Replicas {
         lb.onHealthChange(() => void this.changed());
       }
       const napper = s.napper;
-      if (napper !== null && !this.#followed.has(napper)) {
-        this.#followed.add(napper);
-        napper.subscribe((progress) => this.#broadcast({ t: 'nap', service: s.name, progress }));
+      let napAwake = napper === null ? null : (this.#followed.get(napper) ?? null);
+      if (napper !== null && napAwake === null) {
+        const flag = (napAwake = new Int32Array(new SharedArrayBuffer(4)));
+        this.#followed.set(napper, flag);
+        Atomics.store(flag, 0, napper.awake ? 1 : 0);
+        napper.subscribe((progress) => {
+          // First the flag, read by every thread's requests; then the detail, for waiting pages.
+          Atomics.store(flag, 0, napper.awake ? 1 : 0);
+          this.#broadcast({ t: 'nap', service: s.name, progress });
+        });
       }
       return {
         state: s.routingState(),
@@ -209,6 +216,7 @@ export class WorkerPool implements Replicas {
         activeCursor: s.active.cursor,
         rolloutCursor: s.rollout?.cursor ?? null,
         nap: napper?.progress() ?? null,
+        napAwake,
       };
     });
   }

@@ -33,7 +33,10 @@ class Elsewhere {
 
   constructor(others: readonly ThreadMetrics[]) {
     for (const o of others) {
-      for (const f of o.inFlight) this.#inFlight.set(`${f.service}\n${f.address}`, (this.#inFlight.get(`${f.service}\n${f.address}`) ?? 0) + f.count);
+      for (const f of o.inFlight) {
+        const key = `${f.service}\n${f.address}`;
+        this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + f.count);
+      }
       for (const h of o.held) this.#held.set(h.service, (this.#held.get(h.service) ?? 0) + h.now);
     }
   }

@@ -19,6 +19,7 @@ import type { CacheChange } from '../accel/http-cache/http-cache.ts';
 import type { ThreadMetrics } from '../metrics/thread-metrics.ts';
 import type { CertificatePems, IdleAnswer, ServiceSnapshot } from './messages.ts';
 import { RemoteNapper, type AskWake } from './remote-napper.ts';
+import type { WakeProgress } from '../nap/nap-gate.ts';
 
 type ReplicaService = Service<RemoteNapper>;
 
@@ -114,13 +115,12 @@ export class ReplicaRoutes implements Routes {
       // Removed: as on the main thread, no drain; the pools close once
       // their requests are done.
       this.#entries.delete(name);
-      entry.service.attachNapper(null)?.close();
-      for (const lb of [entry.service.active, entry.service.rollout, ...entry.retired]) lb?.close();
+      closeEntry(entry);
     }
     this.#map = new ServiceMap([...this.#entries.values()].map((e) => e.service));
   }
 
-  nap(service: string, progress: Parameters<RemoteNapper['update']>[0]): void {
+  nap(service: string, progress: WakeProgress): void {
     this.#entries.get(service)?.service.napper?.update(progress);
   }
 
@@ -167,10 +167,7 @@ export class ReplicaRoutes implements Routes {
   }
 
   close(): void {
-    for (const e of this.#entries.values()) {
-      e.service.attachNapper(null)?.close();
-      for (const lb of [e.service.active, e.service.rollout, ...e.retired]) lb?.close();
-    }
+    for (const e of this.#entries.values()) closeEntry(e);
   }
 
   async #applyService(snap: ServiceSnapshot): Promise<void> {
@@ -211,6 +208,11 @@ export class ReplicaRoutes implements Routes {
       service.attachNapper(napper, this.#control.ignoreUserAgents);
     } else service.napper.update(snap.nap, snap.napAwake);
   }
+}
+
+function closeEntry(e: Entry): void {
+  e.service.attachNapper(null)?.close();
+  for (const lb of [e.service.active, e.service.rollout, ...e.retired]) lb?.close();
 }
 
 function followPause(pause: PauseController, to: PauseState): void {

@@ -186,27 +186,8 @@ export class WorkerPool implements Replicas {
 
   #snapshot(): ServiceSnapshot[] {
     return this.#router.services().map((s) => {
-      if (!this.#mirrored.has(s)) {
-        this.#mirrored.add(s);
-        s.mirrorCache((deployment, change) => this.#broadcast({ t: 'cache', service: s.name, deployment, change }));
-      }
-      for (const lb of [s.active, s.rollout]) {
-        if (lb === null || this.#watched.has(lb)) continue;
-        this.#watched.add(lb);
-        lb.onHealthChange(() => void this.changed());
-      }
+      this.#follow(s);
       const napper = s.napper;
-      let napAwake = napper === null ? null : (this.#followed.get(napper) ?? null);
-      if (napper !== null && napAwake === null) {
-        const flag = (napAwake = new Int32Array(new SharedArrayBuffer(4)));
-        this.#followed.set(napper, flag);
-        Atomics.store(flag, 0, napper.awake ? 1 : 0);
-        napper.subscribe((progress) => {
-          // First the flag, read by every thread's requests; then the detail, for waiting pages.
-          Atomics.store(flag, 0, napper.awake ? 1 : 0);
-          this.#broadcast({ t: 'nap', service: s.name, progress });
-        });
-      }
       return {
         state: s.routingState(),
         deployment: s.deployment,
@@ -216,8 +197,32 @@ export class WorkerPool implements Replicas {
         activeCursor: s.active.cursor,
         rolloutCursor: s.rollout?.cursor ?? null,
         nap: napper?.progress() ?? null,
-        napAwake,
+        napAwake: napper === null ? null : this.#followed.get(napper)!,
       };
+    });
+  }
+
+  // What a service tells the workers of by itself, hooked up once for each
+  // service, balancer and napper: its cache's changes, target health, nap state.
+  #follow(s: Service): void {
+    if (!this.#mirrored.has(s)) {
+      this.#mirrored.add(s);
+      s.mirrorCache((deployment, change) => this.#broadcast({ t: 'cache', service: s.name, deployment, change }));
+    }
+    for (const lb of [s.active, s.rollout]) {
+      if (lb === null || this.#watched.has(lb)) continue;
+      this.#watched.add(lb);
+      lb.onHealthChange(() => void this.changed());
+    }
+    const napper = s.napper;
+    if (napper === null || this.#followed.has(napper)) return;
+    const flag = new Int32Array(new SharedArrayBuffer(4));
+    this.#followed.set(napper, flag);
+    Atomics.store(flag, 0, napper.awake ? 1 : 0);
+    napper.subscribe((progress) => {
+      // First the flag, read by every thread's requests; then the detail, for waiting pages.
+      Atomics.store(flag, 0, napper.awake ? 1 : 0);
+      this.#broadcast({ t: 'nap', service: s.name, progress });
     });
   }
 

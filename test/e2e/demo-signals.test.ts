@@ -55,8 +55,12 @@ async function startDemo(t: TestContext, how: How): Promise<Demo & { sleepyPort:
   // Wake the napping app, so there is a process of its own to stop too.
   const res = await request(`http://127.0.0.1:${demo.port}/sleepy/`);
   assert.match(await res.body.text(), /Hello from the napping demo app/);
-  const sleepyPort = Number(/"msg":"Deployed","service":"sleepy".*?"targets":\["127\.0\.0\.1:(\d+)"\]/.exec(demo.output())?.[1]);
-  assert.ok(sleepyPort > 0, 'the napping app deploy is logged with its target');
+  // Log lines reach stdout in batches, written off the event loop: the line
+  // may follow the stderr banner and even the response by a moment.
+  const deployed = () => /"msg":"Deployed","service":"sleepy".*?"targets":\["127\.0\.0\.1:(\d+)"\]/.exec(demo.output());
+  await waitFor(() => deployed() !== null, 10_000).catch(() => {});
+  const sleepyPort = Number(deployed()?.[1]);
+  assert.ok(sleepyPort > 0, `the napping app deploy is logged with its target:\n${demo.output()}`);
   return { ...demo, sleepyPort };
 }
 

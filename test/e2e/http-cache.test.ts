@@ -443,8 +443,19 @@ describe('HTTP cache from the command line', () => {
       assert.deepEqual([r.code, r.stderr], [0, '']);
       const o = proxy.router.service('cli-cache')!.targetOptions;
       assert.deepEqual([o.httpCache, o.httpCacheSizeBytes, o.httpCacheMaxItemBytes], [true, 1_048_576, 2048]);
-      const get = async () => (await request(proxy.url('/x'), { headers: { host: 'cli.example.test' } })).headers['x-cache'];
-      assert.deepEqual([await get(), await get()], ['miss', 'hit']);
+      // One connection, so one thread: another thread's copy hears of the
+      // store a moment later (test/workers/).
+      const connection = new Agent({ connections: 1 });
+      const get = async () => {
+        const res = await request(proxy.url('/x'), { headers: { host: 'cli.example.test' }, dispatcher: connection });
+        await res.body.text();
+        return res.headers['x-cache'];
+      };
+      try {
+        assert.deepEqual([await get(), await get()], ['miss', 'hit']);
+      } finally {
+        await connection.close();
+      }
       assert.equal(app.requests, 1);
     } finally {
       await proxy.stop();

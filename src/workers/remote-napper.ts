@@ -25,7 +25,9 @@ export class RemoteNapper implements NapGate {
   // requests wait for its decision (the next progress).
   #claimed = false;
   #active = 0;
-  #lastActivityMs = Date.now();
+  // This thread's own last request; none yet. (Not its start: a restarted
+  // proxy would then put off an overdue nap by a whole idle timeout.)
+  #lastActivityMs = 0;
   #waking: Promise<void> | null = null;
   readonly #listeners = new Set<(p: WakeProgress) => void>();
 

@@ -81,9 +81,9 @@ interface Reply {
 }
 
 // node:http as the client: it reads whatever framing the proxy chose.
-function get(port: number, host: string, path: string): Promise<Reply> {
+function get(port: number, host: string, path: string, agent: http.Agent | false = false): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent }, (res) => {
       let body = '';
       res.setEncoding('latin1');
       res.on('data', (c: string) => (body += c));
@@ -133,12 +133,15 @@ describe('app responses with bare-LF line endings', () => {
   }
 
   test('bare-LF responses one after another on one kept-alive upstream connection', async () => {
+    // One client connection too: each thread serving keeps its own upstream connections.
+    const client = new http.Agent({ keepAlive: true, maxSockets: 1 });
     const before = app.connections;
     for (let i = 0; i < 3; i++) {
-      const r = await get(proxy.httpPort, STREAMED, '/lf');
+      const r = await get(proxy.httpPort, STREAMED, '/lf', client);
       assert.equal(r.status, 200);
       assert.equal(r.body, 'ok');
     }
+    client.destroy();
     assert.ok(app.connections - before <= 1, `${app.connections - before} new upstream connections for 3 requests`);
   });
 

@@ -18,13 +18,17 @@ export function sendWaitingPage(ctx: RequestContext, napper: NapGate, eventsUrl:
 }
 
 // The page's live feed: one JSON event per progress step, then `ready` (or
-// the error) and the end of the stream. Never wakes anything by itself.
-export function serveWakeEvents(ctx: RequestContext, napper: NapGate): void {
+// the error) and the end of the stream.
+export function serveWakeEvents(ctx: RequestContext, napper: NapGate, mayWake: boolean): void {
   const res = ctx.res!;
   if (napper.state === 'stopped' && napper.progress().error === '') {
-    // Asleep and nobody waking it: end the stream so the page reloads, which
-    // (being a navigation) wakes the app.
-    return sendResponse(ctx, 204, '', '', ['Cache-Control', 'no-store']);
+    // Asleep, and no wake under way as far as this thread knows: the page was
+    // served by a navigation that woke the app, but in another thread (or the
+    // main thread, busy) whose word has not arrived. Ask too: one wake either
+    // way, and no second waiting page. Where it may not wake the app, end the
+    // stream so the page reloads after Retry-After.
+    if (!mayWake) return sendResponse(ctx, 204, '', '', ['Cache-Control', 'no-store']);
+    napper.wake(`${ctx.req.method} ${ctx.path}`).catch(() => {}); // a failure reaches the stream as progress
   }
   ctx.status = 200;
   ctx.respContentType = 'text/event-stream';

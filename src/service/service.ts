@@ -181,7 +181,11 @@ export class Service<N extends NapGate = Napper> {
     if (location !== null) return sendRedirect(ctx, location);
 
     ctx.upstreamPath = this.options.stripPrefix ? stripPathPrefix(ctx.path, ctx.routePrefix) : ctx.path;
-    if (this.napper !== null && ctx.upgrade === null && ctx.path === eventsPath(ctx.routePrefix)) return serveWakeEvents(ctx, this.napper);
+    if (this.napper !== null && ctx.upgrade === null && ctx.path === eventsPath(ctx.routePrefix)) {
+      // Never in maintenance, nor for monitors: they never wake the app.
+      const mayWake = this.pause.running && !isIgnoredClient(ctx.req, this.#napIgnoreUserAgents);
+      return serveWakeEvents(ctx, this.napper, mayWake);
+    }
     if (this.pause.running) return this.#forward(ctx);
     void this.#whilePaused(ctx);
   }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
@@ -102,6 +103,30 @@ describe('two threads serving', () => {
     const held = sample(await scrape(), 'kamal_napper_held_requests_total', 'service="sleepy"');
     assert.equal(held, CONNECTIONS, 'held requests counted in every thread');
     await proxy.router.remove('sleepy');
+  });
+
+  test("the waiting page's live feed follows a wake asked in another thread, before the main thread has said so", async () => {
+    const app = await napApp(dir, 'feed', { READY_DELAY_MS: '200' });
+    await proxy.router.deploy({ ...deployParams('feed', [app.address], { options: { hosts: ['feed.test'] } }), nap: napRequest({ command: app.command, idleTimeoutMs: 0 }) });
+    await proxy.router.napNap('feed');
+    const starts = app.starts();
+    // Browsers in a thread of the test's own, while this thread (the proxy's
+    // main thread, which wakes apps) is held busy, as under load: workers
+    // serve the waiting page and its feed before the main thread has said a
+    // wake is under way.
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    const browsers = new Worker(FEED_CLIENT, { eval: true, workerData: { port: proxy.httpPort, host: 'feed.test', n: CONNECTIONS / 2, done } });
+    const report = once(browsers, 'message');
+    await once(browsers, 'online');
+    Atomics.wait(done, 0, 0, 10_000); // the client gives up waiting for this thread after 2 s
+    const [{ pages, feeds }] = (await report) as [{ pages: number[]; feeds: Array<{ status: number; last: { ready?: boolean } | null }> }];
+    await browsers.terminate();
+    assert.deepEqual(pages, Array(CONNECTIONS / 2).fill(503), 'each navigation got the waiting page');
+    // Each page's feed, on its own connection and on another: never an empty
+    // answer (a 204 makes the page reload into a second waiting page).
+    assert.deepEqual(feeds.map((f) => [f.status, f.last?.ready]), Array(CONNECTIONS).fill([200, true]));
+    assert.equal(app.starts() - starts, 1, 'one wake');
+    await proxy.router.remove('feed');
   });
 
   test('an app does not nap while a connection is open in any thread, and naps once all are closed', async () => {
@@ -226,6 +251,43 @@ test('a port another process shares (SO_REUSEPORT) is refused, as any port in us
   );
   other.close();
 });
+
+// The browsers of the live-feed test: each loads a page (a navigation) on a
+// connection of its own, then opens the page's feed on that connection and
+// on a new one, as a browser may. Once every feed has answered (or after
+// 2 s) it lets the main thread go, then reads each feed to its end.
+const FEED_CLIENT = `
+const http = require('node:http');
+const { workerData, parentPort } = require('node:worker_threads');
+const { port, host, n, done } = workerData;
+const get = (agent, path, headers) => new Promise((resolve, reject) => {
+  http.get({ host: '127.0.0.1', port, path, agent, headers: { host, ...headers } }, resolve).on('error', reject);
+});
+const text = async (res) => { let body = ''; for await (const chunk of res) body += chunk; return body; };
+const release = () => { Atomics.store(done, 0, 1); Atomics.notify(done, 0); };
+setTimeout(release, 2000);
+(async () => {
+  let answered = 0;
+  const feed = (agent) => get(agent, '/.kamal-napper/events', { accept: 'text/event-stream' }).then((res) => {
+    if (++answered === 2 * n) release();
+    return res;
+  });
+  const one = async () => {
+    const own = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const page = await get(own, '/some/page', { accept: 'text/html' });
+    await text(page);
+    const responses = await Promise.all([feed(own), feed(false)]);
+    const feeds = await Promise.all(responses.map(async (res) => {
+      const events = (await text(res)).split('\\n').filter((l) => l.startsWith('data: '));
+      return { status: res.statusCode, last: events.length === 0 ? null : JSON.parse(events.at(-1).slice(6)) };
+    }));
+    own.destroy();
+    return { page: page.statusCode, feeds };
+  };
+  const all = await Promise.all(Array.from({ length: n }, one));
+  parentPort.postMessage({ pages: all.map((r) => r.page), feeds: all.flatMap((r) => r.feeds) });
+})();
+`;
 
 function openSocket(url: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {

@@ -142,6 +142,26 @@ describe('napping (process runtime)', () => {
     await waitFor(() => napper.awake, 10_000);
     assert.equal((await get('browser.example.com', '/dashboard')).body, 'hello from browser');
   });
+  test("the waiting page's feed follows the wake, or joins it; in maintenance or for a monitor it ends empty and wakes nothing", async () => {
+    const app = await deployNapping('feed', 0, { READY_DELAY_MS: '200' });
+    await proxy.router.napNap('feed');
+    const starts = app.starts();
+    const feed = (headers: Record<string, string> = {}) => get('feed.example.com', '/.kamal-napper/events', headers);
+    const monitor = await feed({ 'user-agent': 'Mozilla/5.0 (compatible; UptimeRobot/2.0)' });
+    await proxy.router.stop('feed', 1_000, 'Back soon');
+    const maintenance = await feed();
+    await proxy.router.resume('feed');
+    assert.deepEqual([monitor.status, maintenance.status], [204, 204]);
+    assert.equal(app.starts(), starts, 'neither woke the app');
+    // A feed that finds no wake under way (the page's own wake has not reached
+    // this thread yet) asks for it: the stream ends with ready.
+    const joined = await feed();
+    assert.equal(joined.status, 200);
+    const events = joined.body.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as { ready: boolean });
+    assert.equal(events.at(-1)?.ready, true);
+    assert.equal(app.starts() - starts, 1);
+  });
+
   test('a restart of the proxy keeps a sleeping app asleep, and its next request wakes it', async () => {
     const restartDir = scratchDir('kn-nap-restart-');
     const first = await startTestProxy(restartDir);

@@ -181,9 +181,11 @@ describe('a check against a real HTTP server', () => {
 
   test('checks in flight are bounded: past the bound a name is refused at once, not queued', async () => {
     const policy = new OnDemandPolicy({ maxInFlight: 2, logger: quiet });
+    const sent = app.requests;
     const first = policy.approve(url('/silent'), 'one.example.com', cache(), null).catch((e: Error) => e);
     const second = policy.approve(url('/silent'), 'two.example.com', cache(), null).catch((e: Error) => e);
-    await waitFor(() => policy.inFlight === 2);
+    // Both checks have reached the server (in flight counts from the call).
+    await waitFor(() => policy.inFlight === 2 && app.requests === sent + 2);
     const requests = app.requests;
     await assert.rejects(policy.approve(url('/check'), 'three.example.com', cache(), null), /2 checks already in flight/);
     assert.equal(app.requests, requests, 'the third was never sent');

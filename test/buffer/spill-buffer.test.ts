@@ -296,16 +296,19 @@ describe('bufferStream errors', () => {
 
 describe('bufferStream on a real request', () => {
   // A node:http server on 127.0.0.1 whose handler hands the request to bufferStream.
-  async function withServer(run: (port: number, outcome: Promise<SpillBuffer | Error>) => Promise<void>): Promise<void> {
+  async function withServer(run: (port: number, outcome: Promise<SpillBuffer | Error>, received: Promise<void>) => Promise<void>): Promise<void> {
     let settle!: (v: SpillBuffer | Error) => void;
     const outcome = new Promise<SpillBuffer | Error>((r) => (settle = r));
+    let receive!: () => void;
+    const received = new Promise<void>((r) => (receive = r));
     const server = createServer((req: IncomingMessage, res) => {
+      receive();
       bufferStream(req, { maxBytes: 0, maxMemoryBytes: 1024, tmpDir: dir }).then(settle, settle);
       res.on('error', () => undefined);
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      await run((server.address() as AddressInfo).port, outcome);
+      await run((server.address() as AddressInfo).port, outcome, received);
     } finally {
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
@@ -332,12 +335,15 @@ describe('bufferStream on a real request', () => {
   });
 
   it('rejects with ECONNRESET when the client goes away mid-body, leaving no temp file', async () => {
-    await withServer(async (port, outcome) => {
+    await withServer(async (port, outcome, received) => {
       const socket = connect(port, '127.0.0.1');
       socket.on('error', () => undefined);
       socket.write('POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000000\r\n\r\n');
       socket.write(Buffer.alloc(50_000, 'y'));
-      setTimeout(() => socket.destroy(), 50);
+      // Gone once the server has the request (a client gone before that sent
+      // no request at all), with most of its body still to come.
+      await received;
+      socket.destroy();
       const err = await outcome;
       assert.ok(err instanceof Error);
       assert.equal((err as NodeJS.ErrnoException).code, 'ECONNRESET');
